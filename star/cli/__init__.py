@@ -1,0 +1,55 @@
+"""The `star` command line.
+
+Each command group lives in its own module and is added here explicitly, so a
+reader can see every command in one place. Errors meant for users
+(`StarError` from star/, `StoreError` from db/) become one line on stderr and
+exit code 2; nothing else is swallowed.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from star.errors import StarError
+
+
+def _user_error_types() -> tuple[type[BaseException], ...]:
+    try:
+        from db.errors import StoreError
+    except ImportError:  # the store package is optional for `star check`
+        return (StarError,)
+    return (StarError, StoreError)
+
+
+class _StarGroup(click.Group):
+    def invoke(self, ctx: click.Context):  # type: ignore[override]
+        try:
+            return super().invoke(ctx)
+        except _user_error_types() as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(2)
+
+
+@click.group(cls=_StarGroup)
+@click.version_option(package_name="star")
+def cli() -> None:
+    """STaR (Self-Taught Reasoner) rounds on Ray, with every rationale kept in SQL."""
+
+
+def _register() -> None:
+    from star.cli import run as run_cmds
+    from star.cli import store as store_cmds
+    from star.cli import check as check_cmds
+    from star.cli import tasks as task_cmds
+
+    for module in (run_cmds, store_cmds, check_cmds, task_cmds):
+        for command in module.COMMANDS:
+            cli.add_command(command)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    _register()
+    cli()

@@ -1,0 +1,74 @@
+"""What every task provides to the loop.
+
+A task loads problems, knows each gold answer, renders the rationale prompt and
+the hinted (rationalization) prompt, and can remove the hint again so that a
+stored training prompt never contains it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One problem. `uid` is unique per (dataset, split) and stable across runs."""
+
+    uid: str
+    question: str
+    gold: str
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+def content_hash(*parts: str) -> str:
+    """Stable short hash of a problem's content, used for uids and deduplication."""
+    digest = hashlib.sha256(json.dumps(parts, ensure_ascii=False).encode()).hexdigest()
+    return digest[:16]
+
+
+class Task(ABC):
+    """Interface the loop uses. Subclasses live in star/tasks/<name>.py."""
+
+    #: dataset name as recorded in the store (`problems.dataset`)
+    dataset: str
+    #: strings that end a completion (the loop adds them to the sampling stop list)
+    stop: tuple[str, ...] = ()
+
+    @abstractmethod
+    def train_problems(self) -> list[Problem]:
+        """The training pool, deterministic under the task's seed."""
+
+    @abstractmethod
+    def eval_problems(self) -> list[Problem]:
+        """The held-out split; never overlaps the training pool."""
+
+    @abstractmethod
+    def prompt(self, problem: Problem) -> str:
+        """The prompt the model sees when writing a rationale."""
+
+    @abstractmethod
+    def hinted_prompt(self, problem: Problem) -> str:
+        """The prompt with the gold answer given as a hint (rationalization)."""
+
+    @abstractmethod
+    def remove_hint(self, hinted_prompt: str, problem: Problem) -> str:
+        """Inverse of `hinted_prompt`: must return exactly `prompt(problem)`."""
+
+    def eval_group(self, problem: Problem) -> str:
+        """Label for per-group held-out accuracy (digit count, MATH level, ...)."""
+        return "all"
+
+    def check_steps(self, completion: str) -> bool:
+        """True when every checkable step of a rationale is right.
+
+        Used by the `answer_and_steps` acceptance mode. The default verifies
+        calculator annotations and arithmetic lines with the checker's exact
+        arithmetic; tasks with their own scratchpad format override it.
+        """
+        from star.checker import check_steps
+
+        return check_steps(completion).ok
