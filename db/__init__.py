@@ -1,0 +1,14 @@
+"""The rationale store: every attempt star makes, in SQLite or PostgreSQL.
+
+Modules, in the order data flows through them:
+
+- `db.urls`    the default URL (`$STAR_DATABASE_URL` or ./star.db) and URL checks
+- `db.engine`  `open_store(url)` (creates/migrates new SQLite files, refuses stale
+               databases) and `session_factory(engine)`
+- `db.models`  the typed ORM tables; `migrations/` is the only way they change
+- `db.store`   what the loop writes and reads back (batched, idempotent)
+- `db.queries` listing runs and rationales, one attempt in full
+- `db.export`  JSONL / Parquet / Hugging Face datasets for TRL (SFT and DPO pairs)
+
+This package imports nothing from `star/`. docs/schema.md documents the tables.
+"""

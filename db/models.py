@@ -1,0 +1,221 @@
+"""The rationale store's tables, as SQLAlchemy 2.x typed ORM classes.
+
+The schema only ever changes through an Alembic revision in `migrations/`;
+`alembic check` (run by the tests) fails if these classes and the migrations
+drift apart. docs/schema.md documents every column and view for people who
+query the database directly.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    CheckConstraint,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+    func,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship, synonym
+
+ATTEMPT_KINDS = ("direct", "rationalized", "eval")
+
+# Deterministic constraint names, so migrations can drop/alter them by name on
+# both backends (SQLite otherwise leaves them unnamed).
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+# JSONB on PostgreSQL so people can use its operators from psql; JSON text elsewhere.
+JsonDoc = JSON().with_variant(JSONB(), "postgresql")
+# SQLite only auto-assigns ids to an INTEGER PRIMARY KEY (the rowid alias).
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on both backends.
+
+    SQLite stores no zone and hands back naive values; they are UTC (star only
+    writes utcnow() or CURRENT_TIMESTAMP), so mark them so, and Python code sees
+    the same values from SQLite as from PostgreSQL.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=timezone.utc)
+        return value
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+def _created() -> Mapped[datetime]:
+    return mapped_column(UtcDateTime(), default=utcnow, server_default=func.now())
+
+
+def _updated() -> Mapped[datetime]:
+    return mapped_column(
+        UtcDateTime(), default=utcnow, onupdate=utcnow, server_default=func.now()
+    )
+
+
+class Run(Base):
+    """One STaR run: a named sequence of rounds sharing a config."""
+
+    __tablename__ = "runs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    config: Mapped[dict[str, Any]] = mapped_column(JsonDoc, default=dict)
+    status: Mapped[str] = mapped_column(String(32), default="created")
+    base_model: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = _created()
+    updated_at: Mapped[datetime] = _updated()
+
+    rounds: Mapped[list[Round]] = relationship(back_populates="run", order_by="Round.index")
+
+
+class Round(Base):
+    """Round `index` of a run; round 0 evaluates the starting model."""
+
+    __tablename__ = "rounds"
+    __table_args__ = (UniqueConstraint("run_id", "round_index"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"))
+    # "index" is an SQL keyword in SQLite, so the column is round_index.
+    index: Mapped[int] = mapped_column("round_index", Integer)
+    round_index = synonym("index")
+    status: Mapped[str] = mapped_column(String(32), default="pending")
+    model_in: Mapped[str | None] = mapped_column(Text)
+    model_out: Mapped[str | None] = mapped_column(Text)
+    timings: Mapped[dict[str, float]] = mapped_column(JsonDoc, default=dict)
+    # Counts the loop reports (NULL = not reported yet); unknown keys go to extra_counts.
+    attempted: Mapped[int | None] = mapped_column(Integer)
+    accepted_direct: Mapped[int | None] = mapped_column(Integer)
+    accepted_rationalized: Mapped[int | None] = mapped_column(Integer)
+    train_examples: Mapped[int | None] = mapped_column(Integer)
+    train_steps: Mapped[int | None] = mapped_column(Integer)
+    extra_counts: Mapped[dict[str, int]] = mapped_column(JsonDoc, default=dict)
+    created_at: Mapped[datetime] = _created()
+    updated_at: Mapped[datetime] = _updated()
+
+    run: Mapped[Run] = relationship(back_populates="rounds")
+
+
+class Problem(Base):
+    """A task problem, shared by every run that uses the same dataset and split."""
+
+    __tablename__ = "problems"
+    __table_args__ = (UniqueConstraint("dataset", "split", "external_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dataset: Mapped[str] = mapped_column(String(200))
+    split: Mapped[str] = mapped_column(String(64))
+    external_id: Mapped[str] = mapped_column(String(200))
+    question: Mapped[str] = mapped_column(Text)
+    gold: Mapped[str] = mapped_column(Text)
+    # `metadata` is reserved on declarative classes; the column keeps the plain name.
+    meta: Mapped[dict[str, Any]] = mapped_column("metadata", JsonDoc, default=dict)
+    created_at: Mapped[datetime] = _created()
+
+
+class Attempt(Base):
+    """One sampled completion for one problem in one round, right or wrong."""
+
+    __tablename__ = "attempts"
+    __table_args__ = (
+        UniqueConstraint("round_id", "problem_id", "kind", "sample_index"),
+        CheckConstraint(f"kind IN {ATTEMPT_KINDS!r}", name="kind"),
+        # `star rationales RUN [--round R]` lists newest-first by id within a run or round.
+        Index(None, "round_id", "id"),
+        Index(None, "run_id", "id"),
+        # --problem and DPO pairing look attempts up by problem.
+        Index(None, "problem_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    # run_id is implied by round_id; stored so run-wide queries need no join.
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"))
+    round_id: Mapped[int] = mapped_column(ForeignKey("rounds.id", ondelete="CASCADE"))
+    problem_id: Mapped[int] = mapped_column(ForeignKey("problems.id"))
+    kind: Mapped[str] = mapped_column(String(16))
+    sample_index: Mapped[int] = mapped_column(Integer)
+    prompt: Mapped[str] = mapped_column(Text)
+    train_prompt: Mapped[str] = mapped_column(Text)
+    completion: Mapped[str] = mapped_column(Text)
+    extracted: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(32))
+    correct: Mapped[bool]
+    accepted: Mapped[bool]
+    steps_ok: Mapped[bool | None]
+    prompt_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    completion_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    model: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = _created()
+
+    run: Mapped[Run] = relationship()
+    round: Mapped[Round] = relationship()
+    problem: Mapped[Problem] = relationship()
+
+
+class Model(Base):
+    """The checkpoint a round trained (or, for round 0, the starting model)."""
+
+    __tablename__ = "models"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"))
+    round_id: Mapped[int] = mapped_column(
+        ForeignKey("rounds.id", ondelete="CASCADE"), unique=True
+    )
+    path: Mapped[str] = mapped_column(Text)
+    parent: Mapped[str | None] = mapped_column(Text)
+    base: Mapped[str] = mapped_column(Text)
+    train_examples: Mapped[int] = mapped_column(Integer, default=0)
+    steps: Mapped[int] = mapped_column(Integer, default=0)
+    metrics: Mapped[dict[str, Any]] = mapped_column(JsonDoc, default=dict)
+    created_at: Mapped[datetime] = _created()
+
+    run: Mapped[Run] = relationship()
+    round: Mapped[Round] = relationship()
+
+
+class Evaluation(Base):
+    """One metric of one round on one split, e.g. ("eval", "accuracy/digits=3")."""
+
+    __tablename__ = "evaluations"
+    __table_args__ = (UniqueConstraint("round_id", "split", "metric"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    round_id: Mapped[int] = mapped_column(ForeignKey("rounds.id", ondelete="CASCADE"))
+    split: Mapped[str] = mapped_column(String(64))
+    metric: Mapped[str] = mapped_column(String(200))
+    value: Mapped[float] = mapped_column(Float)
+    created_at: Mapped[datetime] = _created()
+
+    round: Mapped[Round] = relationship()

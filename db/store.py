@@ -1,0 +1,319 @@
+"""What the loop writes and reads back: runs, rounds, problems, attempts, models.
+
+Every function takes the session first and never commits: the caller owns the
+transaction (one per batch of attempts), so a crash mid-batch leaves nothing
+half-written and a retry re-inserts the same rows, which the unique keys turn
+into no-ops.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from sqlalchemy import Table, func, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session, selectinload
+
+from db.errors import StoreError
+from db.models import ATTEMPT_KINDS, Attempt, Evaluation, Model, Problem, Round, Run, utcnow
+
+# Count keys with their own column in `rounds`; anything else lands in extra_counts.
+ROUND_COUNTS = ("attempted", "accepted_direct", "accepted_rationalized", "train_examples", "train_steps")
+# Ids per `IN (...)` list, well under SQLite's bound-parameter limit.
+_IN_CHUNK = 5_000
+
+
+@dataclass(frozen=True)
+class ProblemRow:
+    external_id: str
+    question: str
+    gold: str
+    metadata: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class AttemptRow:
+    round_id: int
+    problem_id: int
+    kind: str
+    sample_index: int
+    prompt: str
+    train_prompt: str
+    completion: str
+    extracted: str | None
+    status: str
+    correct: bool
+    accepted: bool
+    steps_ok: bool | None
+    prompt_tokens: int
+    completion_tokens: int
+    model: str
+
+
+def _insert(session: Session, table: Table) -> Any:
+    """INSERT for the session's dialect, which both spell ON CONFLICT the same way."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        return postgresql.insert(table)
+    if dialect == "sqlite":
+        return sqlite.insert(table)
+    raise StoreError(f"unsupported database dialect {dialect!r}; use SQLite or PostgreSQL")
+
+
+def _insert_ignore(
+    session: Session, table: Table, rows: list[dict[str, Any]], key: Sequence[str]
+) -> int:
+    """Insert rows, skipping any whose unique `key` exists; returns how many were new."""
+    if not rows:
+        return 0
+    stmt = _insert(session, table).on_conflict_do_nothing(index_elements=list(key))
+    # RETURNING yields only the rows actually inserted, which makes the count
+    # exact even with other writers racing on the same keys. SQLAlchemy batches
+    # the executemany into multi-row INSERTs (INSERT_PAGE_SIZE rows each).
+    result = session.execute(stmt.returning(table.c.id), rows)
+    return len(result.all())
+
+
+def _chunks(items: Sequence[Any], size: int = _IN_CHUNK) -> Iterable[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+# --- runs and rounds -------------------------------------------------------
+
+
+def get_or_create_run(session: Session, name: str, *, config: dict, base_model: str) -> Run:
+    """The run called `name`, created with this config if new (an existing run keeps its own)."""
+    now = utcnow()
+    row = {"name": name, "config": config, "base_model": base_model, "status": "created",
+           "created_at": now, "updated_at": now}
+    _insert_ignore(session, Run.__table__, [row], ["name"])
+    return session.scalars(select(Run).where(Run.name == name)).one()
+
+
+def get_run(session: Session, name: str) -> Run:
+    run = session.scalars(select(Run).where(Run.name == name)).one_or_none()
+    if run is None:
+        raise StoreError(f"no run named {name!r}; `star runs` lists them")
+    return run
+
+
+def set_run_status(session: Session, run: Run, status: str) -> None:
+    run.status = status
+    session.flush()
+
+
+def get_or_create_round(session: Session, run: Run, index: int) -> Round:
+    now = utcnow()
+    row = {"run_id": run.id, "round_index": index, "status": "pending", "timings": {},
+           "extra_counts": {}, "created_at": now, "updated_at": now}
+    _insert_ignore(session, Round.__table__, [row], ["run_id", "round_index"])
+    return session.scalars(select(Round).where(Round.run_id == run.id, Round.index == index)).one()
+
+
+def get_round(session: Session, run: Run, index: int) -> Round:
+    rnd = session.scalars(select(Round).where(Round.run_id == run.id, Round.index == index)).one_or_none()
+    if rnd is None:
+        raise StoreError(f"run {run.name!r} has no round {index}; `star rounds {run.name}` lists them")
+    return rnd
+
+
+def update_round(
+    session: Session,
+    rnd: Round,
+    *,
+    status: str | None = None,
+    model_in: str | None = None,
+    model_out: str | None = None,
+    timings: dict[str, float] | None = None,
+    counts: dict[str, int] | None = None,
+) -> None:
+    """Set the given fields; timings and counts are merged into what is stored."""
+    if status is not None:
+        rnd.status = status
+    if model_in is not None:
+        rnd.model_in = model_in
+    if model_out is not None:
+        rnd.model_out = model_out
+    if timings:
+        rnd.timings = {**rnd.timings, **timings}  # a new dict, so the ORM sees the change
+    extra = {}
+    for key, value in (counts or {}).items():
+        if key in ROUND_COUNTS:
+            setattr(rnd, key, int(value))
+        else:
+            extra[key] = int(value)
+    if extra:
+        rnd.extra_counts = {**rnd.extra_counts, **extra}
+    rnd.updated_at = utcnow()
+    session.flush()
+
+
+# --- problems and attempts -------------------------------------------------
+
+
+def upsert_problems(
+    session: Session, dataset: str, split: str, problems: Sequence[ProblemRow]
+) -> dict[str, int]:
+    """Store problems (existing ones are left as they are); returns external_id -> id."""
+    now = utcnow()
+    rows = [
+        {"dataset": dataset, "split": split, "external_id": p.external_id, "question": p.question,
+         "gold": p.gold, "metadata": p.metadata, "created_at": now}
+        for p in sorted(problems, key=lambda p: p.external_id)  # lock order, as for attempts
+    ]
+    _insert_ignore(session, Problem.__table__, rows, ["dataset", "split", "external_id"])
+    ids: dict[str, int] = {}
+    external = [p.external_id for p in problems]
+    for chunk in _chunks(external):
+        query = select(Problem.external_id, Problem.id).where(
+            Problem.dataset == dataset, Problem.split == split, Problem.external_id.in_(chunk)
+        )
+        ids.update({ext: pid for ext, pid in session.execute(query)})
+    return ids
+
+
+def insert_attempts(session: Session, rows: Sequence[AttemptRow]) -> int:
+    """Insert a batch of attempts, skipping keys already stored; returns how many were new.
+
+    Call it once per transaction: rows are sorted by key within a call, which
+    is what keeps concurrent writers on PostgreSQL free of deadlocks.
+    """
+    if not rows:
+        return 0
+    round_ids = sorted({r.round_id for r in rows})
+    run_of = dict(session.execute(select(Round.id, Round.run_id).where(Round.id.in_(round_ids))).all())
+    missing = set(round_ids) - run_of.keys()
+    if missing:
+        raise ValueError(f"insert_attempts: unknown round ids {sorted(missing)}")
+    bad = {r.kind for r in rows} - set(ATTEMPT_KINDS)
+    if bad:
+        raise ValueError(f"insert_attempts: kind must be one of {ATTEMPT_KINDS}, got {sorted(bad)}")
+    now = utcnow()
+    # Key order: concurrent PostgreSQL writers with overlapping batches then
+    # take row locks in the same order and cannot deadlock each other.
+    ordered = sorted(rows, key=lambda r: (r.round_id, r.problem_id, r.kind, r.sample_index))
+    params = [{**asdict(r), "run_id": run_of[r.round_id], "created_at": now} for r in ordered]
+    key = ["round_id", "problem_id", "kind", "sample_index"]
+    return _insert_ignore(session, Attempt.__table__, params, key)
+
+
+def attempt_keys(session: Session, round_id: int) -> set[tuple[int, str, int]]:
+    """(problem_id, kind, sample_index) of every attempt already stored for the round."""
+    query = select(Attempt.problem_id, Attempt.kind, Attempt.sample_index).where(
+        Attempt.round_id == round_id
+    )
+    return {(pid, kind, idx) for pid, kind, idx in session.execute(query)}
+
+
+def round_attempts(session: Session, round_id: int, kind: str) -> list[Attempt]:
+    """All attempts of one kind in a round, by problem and sample (to resume a round)."""
+    query = (
+        select(Attempt)
+        .where(Attempt.round_id == round_id, Attempt.kind == kind)
+        .order_by(Attempt.problem_id, Attempt.sample_index)
+    )
+    return list(session.scalars(query))
+
+
+def accepted_triplets(session: Session, round_id: int) -> list[Attempt]:
+    """The round's accepted direct and rationalized attempts: its training set."""
+    query = (
+        select(Attempt)
+        .where(
+            Attempt.round_id == round_id,
+            Attempt.accepted.is_(True),
+            Attempt.kind.in_(("direct", "rationalized")),
+        )
+        .options(selectinload(Attempt.problem))
+        .order_by(Attempt.id)
+    )
+    return list(session.scalars(query))
+
+
+# --- models and evaluations ------------------------------------------------
+
+
+def record_model(
+    session: Session,
+    *,
+    run: Run,
+    round_index: int,
+    path: str,
+    parent: str | None,
+    base: str,
+    train_examples: int,
+    steps: int,
+    metrics: dict,
+) -> Model:
+    """Record the checkpoint of a round; a second call for the same round keeps the first."""
+    rnd = get_or_create_round(session, run, round_index)
+    row = {"run_id": run.id, "round_id": rnd.id, "path": path, "parent": parent, "base": base,
+           "train_examples": train_examples, "steps": steps, "metrics": metrics,
+           "created_at": utcnow()}
+    _insert_ignore(session, Model.__table__, [row], ["round_id"])
+    return session.scalars(select(Model).where(Model.round_id == rnd.id)).one()
+
+
+def get_model(session: Session, run: Run, round_index: int) -> Model | None:
+    query = select(Model).join(Round).where(Model.run_id == run.id, Round.index == round_index)
+    return session.scalars(query).one_or_none()
+
+
+def record_evaluation(session: Session, rnd: Round, *, split: str, metric: str, value: float) -> None:
+    """Store one metric, replacing an earlier value for the same (round, split, metric)."""
+    row = {"round_id": rnd.id, "split": split, "metric": metric, "value": float(value),
+           "created_at": utcnow()}
+    stmt = _insert(session, Evaluation.__table__).values(row)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["round_id", "split", "metric"],
+        set_={"value": stmt.excluded.value, "created_at": stmt.excluded.created_at},
+    )
+    session.execute(stmt)
+
+
+def round_summaries(session: Session, run: Run) -> list[dict[str, Any]]:
+    """One dict per round (round 0 included), as `star rounds RUN --json` prints them.
+
+    Counts are the ones the loop reported (None until it does); `stored` counts
+    the attempt rows actually in the database per kind, which is what to trust
+    while a round is still running or after a crash.
+    """
+    rounds = list(session.scalars(select(Round).where(Round.run_id == run.id).order_by(Round.index)))
+    ids = [r.id for r in rounds]
+    metrics: dict[int, dict[str, float]] = {i: {} for i in ids}
+    stored: dict[int, dict[str, int]] = {i: dict.fromkeys(ATTEMPT_KINDS, 0) for i in ids}
+    if ids:
+        evals = select(Evaluation.round_id, Evaluation.metric, Evaluation.value).where(
+            Evaluation.round_id.in_(ids), Evaluation.split == "eval"
+        )
+        for round_id, metric, value in session.execute(evals):
+            metrics[round_id][metric] = value
+        # Filtering on round_id (not run_id) lets both backends answer from the
+        # unique (round_id, problem_id, kind, sample_index) index alone.
+        counts = (
+            select(Attempt.round_id, Attempt.kind, func.count())
+            .where(Attempt.round_id.in_(ids))
+            .group_by(Attempt.round_id, Attempt.kind)
+        )
+        for round_id, kind, n in session.execute(counts):
+            stored[round_id][kind] = n
+    return [_summary(r, metrics[r.id], stored[r.id]) for r in rounds]
+
+
+def _summary(rnd: Round, metrics: dict[str, float], stored: dict[str, int]) -> dict[str, Any]:
+    return {
+        "round": rnd.index,
+        "status": rnd.status,
+        **{key: getattr(rnd, key) for key in ROUND_COUNTS},
+        **rnd.extra_counts,
+        "eval_accuracy": metrics.get("accuracy"),
+        "metrics": dict(sorted(metrics.items())),
+        "stored": stored,
+        "model_in": rnd.model_in,
+        "model_out": rnd.model_out,
+        "timings": rnd.timings,
+        "updated_at": rnd.updated_at.isoformat() if rnd.updated_at else None,
+    }
