@@ -37,6 +37,10 @@ class Task(ABC):
     dataset: str
     #: strings that end a completion (the loop adds them to the sampling stop list)
     stop: tuple[str, ...] = ()
+    #: send prompts as chat messages (`to_messages`) through the model's chat template
+    use_chat_template: bool = False
+    #: rows dropped as invalid when the task was built with skip_invalid=True
+    skipped_invalid: int = 0
 
     @abstractmethod
     def train_problems(self) -> list[Problem]:
@@ -58,11 +62,19 @@ class Task(ABC):
     def remove_hint(self, hinted_prompt: str, problem: Problem) -> str:
         """Inverse of `hinted_prompt`: must return exactly `prompt(problem)`."""
 
+    def to_messages(self, prompt: str) -> list[dict[str, str]]:
+        """The prompt as chat messages, for models with a chat template.
+
+        The stored prompt stays the plain text; this is only how it is sent.
+        Tasks with few-shot examples split them into user/assistant turns.
+        """
+        return [{"role": "user", "content": prompt}]
+
     def eval_group(self, problem: Problem) -> str:
         """Label for per-group held-out accuracy (digit count, MATH level, ...)."""
         return "all"
 
-    def check_steps(self, completion: str) -> bool:
+    def check_steps(self, completion: str, problem: Problem) -> bool:
         """True when every checkable step of a rationale is right.
 
         Used by the `answer_and_steps` acceptance mode. The default verifies

@@ -1,0 +1,159 @@
+"""The STaR paper's arithmetic task: addition of two n-digit numbers.
+
+The rationale is a scratchpad that works from the last digit to the first. Each
+line depends only on the line before it, which is what lets a tiny model extend
+to longer numbers than it was seeded on:
+
+    Q: 4821+397
+    482+39 1+7=8 >8
+    48+3 2+9=11 >18
+    4+ 8+3+1=12 >218
+    + 4+0+1=5 >5218
+    Answer: 5218
+
+A line holds the operands still to add (each loses its last digit), the digit
+sum of this column (`+1` when a carry comes in) and the answer digits so far.
+The hint for rationalization is appended to the question line and removed
+again, exactly, for the stored training prompt.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+
+from star.tasks.base import Problem, Task
+from star.tasks.config import ArithmeticTaskConfig
+
+DATASET = "arithmetic"
+HINT_PREFIX = " (hint: "
+HINT_SUFFIX = ")"
+_ANSWER_RE = re.compile(r"^Answer: (\d+)$")
+
+
+def question_text(a: int, b: int) -> str:
+    return f"{a}+{b}"
+
+
+def render_prompt(a: int, b: int) -> str:
+    return f"Q: {question_text(a, b)}\n"
+
+
+def render_hinted_prompt(a: int, b: int) -> str:
+    return f"Q: {question_text(a, b)}{HINT_PREFIX}{a + b}{HINT_SUFFIX}\n"
+
+
+def scratchpad_lines(a: int, b: int) -> list[str]:
+    """The exact scratchpad lines for a+b (without the final answer line)."""
+    rest_a, rest_b = str(a), str(b)
+    carry, partial, lines = 0, "", []
+    while rest_a or rest_b or carry:
+        da = int(rest_a[-1]) if rest_a else 0
+        db = int(rest_b[-1]) if rest_b else 0
+        rest_a, rest_b = rest_a[:-1], rest_b[:-1]
+        total = da + db + carry
+        carry_text = "+1" if carry else ""
+        partial = str(total % 10) + partial
+        lines.append(f"{rest_a}+{rest_b} {da}+{db}{carry_text}={total} >{partial}")
+        carry = total // 10
+    return lines
+
+
+def render_rationale(a: int, b: int) -> str:
+    """The full correct completion: scratchpad, then the answer line."""
+    return "\n".join(scratchpad_lines(a, b) + [f"Answer: {a + b}"]) + "\n"
+
+
+def parse_operands(question: str) -> tuple[int, int]:
+    left, _, right = question.partition("+")
+    return int(left), int(right)
+
+
+def scratchpad_is_exact(question: str, completion: str) -> bool:
+    """True when every scratchpad line and the answer line are exactly right.
+
+    The expected lines are recomputed with integer arithmetic from the
+    question, never from the model's text, so nothing in the completion is
+    evaluated.
+    """
+    a, b = parse_operands(question)
+    expected = scratchpad_lines(a, b) + [f"Answer: {a + b}"]
+    got = [line for line in completion.strip().split("\n")]
+    return got == expected
+
+
+def sample_operand(rng: random.Random, digits: int) -> int:
+    if digits == 1:
+        return rng.randrange(0, 10)
+    return rng.randrange(10 ** (digits - 1), 10**digits)
+
+
+def _problem(a: int, b: int, digits: int) -> Problem:
+    return Problem(
+        uid=f"{a}+{b}", question=question_text(a, b), gold=str(a + b), metadata={"digits": digits}
+    )
+
+
+def make_splits(config: ArithmeticTaskConfig) -> tuple[list[Problem], list[Problem]]:
+    """Seeded (train pool, held-out set); held-out is balanced by digit count.
+
+    Held-out pairs are drawn first and excluded from the pool, so the two never
+    overlap; for 1-digit sums (only 100 pairs exist) the pool gets what is left.
+    """
+    rng = random.Random(config.seed)
+    train: list[Problem] = []
+    held_out: list[Problem] = []
+    for digits in range(config.min_digits, config.max_digits + 1):
+        space = 100 if digits == 1 else (9 * 10 ** (digits - 1)) ** 2
+        wanted = config.eval_per_digits + config.train_per_digits
+        pairs = _distinct_pairs(rng, digits, min(wanted, space))
+        n_eval = min(config.eval_per_digits, len(pairs) // 2)
+        held_out += [_problem(a, b, digits) for a, b in pairs[:n_eval]]
+        train += [_problem(a, b, digits) for a, b in pairs[n_eval:]]
+    return train, held_out
+
+
+def _distinct_pairs(rng: random.Random, digits: int, count: int) -> list[tuple[int, int]]:
+    if digits == 1:
+        pairs = [(a, b) for a in range(10) for b in range(10)]
+        rng.shuffle(pairs)
+        return pairs[:count]
+    seen: dict[tuple[int, int], None] = {}
+    while len(seen) < count:
+        seen[(sample_operand(rng, digits), sample_operand(rng, digits))] = None
+    return list(seen)
+
+
+class ArithmeticTask(Task):
+    """n-digit addition with a carry scratchpad (Zelikman et al. 2022, section 4.1)."""
+
+    dataset = DATASET
+    stop = ()
+
+    def __init__(self, config: ArithmeticTaskConfig) -> None:
+        self.config = config
+        self._train, self._eval = make_splits(config)
+
+    def train_problems(self) -> list[Problem]:
+        return list(self._train)
+
+    def eval_problems(self) -> list[Problem]:
+        return list(self._eval)
+
+    def prompt(self, problem: Problem) -> str:
+        return render_prompt(*parse_operands(problem.question))
+
+    def hinted_prompt(self, problem: Problem) -> str:
+        return render_hinted_prompt(*parse_operands(problem.question))
+
+    def remove_hint(self, hinted_prompt: str, problem: Problem) -> str:
+        hint = f"{HINT_PREFIX}{problem.gold}{HINT_SUFFIX}"
+        if hint not in hinted_prompt:
+            raise ValueError(f"hinted prompt of {problem.uid} does not contain its hint {hint!r}")
+        return hinted_prompt.replace(hint, "", 1)
+
+    def eval_group(self, problem: Problem) -> str:
+        return f"digits={problem.metadata['digits']}"
+
+    def check_steps(self, completion: str, problem: Problem) -> bool:
+        return scratchpad_is_exact(problem.question, completion)

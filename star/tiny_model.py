@@ -1,0 +1,108 @@
+"""The embedded default's model: a tiny character-level Llama, built on first use.
+
+It stands in for the paper's few-shot prompting of a pretrained model: star
+trains a ~1M-parameter Llama briefly on a small seed set of worked additions
+(mostly short sums, a few longer ones, and some hinted examples so the model
+learns to use a hint) and caches it in the user's cache directory, so later
+runs start at once. head_dim is 32 because vLLM's CPU attention needs >= 32.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from star.tasks.arithmetic import render_hinted_prompt, render_prompt, render_rationale, sample_operand
+
+
+@dataclass(frozen=True)
+class TinyModelRecipe:
+    """Architecture, seed set and training budget; its hash names the cache folder."""
+
+    hidden_size: int = 128
+    layers: int = 4
+    heads: int = 4
+    max_positions: int = 512
+    # seed examples per digit count (1..5): mostly short sums
+    seed_counts: tuple[int, ...] = (100, 300, 60, 8, 0)
+    hinted_fraction: float = 0.15
+    steps: int = 1200
+    batch_size: int = 32
+    learning_rate: float = 3e-3
+    seed: int = 1234
+
+    def key(self) -> str:
+        blob = json.dumps(asdict(self), sort_keys=True).encode()
+        return hashlib.sha256(blob).hexdigest()[:12]
+
+
+def seed_examples(recipe: TinyModelRecipe) -> list[dict[str, str]]:
+    """Worked examples (prompt, completion); a fraction are hinted prompts."""
+    rng = random.Random(recipe.seed)
+    examples = []
+    for digits, count in enumerate(recipe.seed_counts, start=1):
+        for _ in range(count):
+            a, b = sample_operand(rng, digits), sample_operand(rng, digits)
+            hinted = rng.random() < recipe.hinted_fraction
+            prompt = render_hinted_prompt(a, b) if hinted else render_prompt(a, b)
+            examples.append({"prompt": prompt, "completion": render_rationale(a, b)})
+    rng.shuffle(examples)
+    return examples
+
+
+def init_random_model(out_dir: Path, recipe: TinyModelRecipe) -> None:
+    """Save a randomly initialised tiny Llama + character tokenizer to out_dir."""
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    from star.tokenizer import build_char_tokenizer
+
+    tokenizer = build_char_tokenizer(out_dir)
+    config = LlamaConfig(
+        vocab_size=len(tokenizer), hidden_size=recipe.hidden_size,
+        intermediate_size=4 * recipe.hidden_size, num_hidden_layers=recipe.layers,
+        num_attention_heads=recipe.heads, num_key_value_heads=recipe.heads,
+        max_position_embeddings=recipe.max_positions, tie_word_embeddings=True,
+        bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+    )
+    torch.manual_seed(recipe.seed)
+    LlamaForCausalLM(config).save_pretrained(str(out_dir))
+
+
+def build_tiny_model(out_dir: Path, recipe: TinyModelRecipe, *, progress: bool = True) -> Path:
+    """Initialise and seed-train the tiny model into out_dir (atomically)."""
+    from star.training import TrainSpec, train_sft
+
+    init_dir = out_dir.with_name(out_dir.name + ".init")
+    init_random_model(init_dir, recipe)
+    spec = TrainSpec(
+        init_model=str(init_dir), output_dir=str(out_dir), examples=seed_examples(recipe),
+        max_steps=recipe.steps, batch_size=recipe.batch_size,
+        learning_rate=recipe.learning_rate, warmup_ratio=0.05, seed=recipe.seed,
+    )
+    train_sft(spec, progress=progress)
+    import shutil
+
+    shutil.rmtree(init_dir, ignore_errors=True)
+    return out_dir
+
+
+def default_cache_dir() -> Path:
+    from platformdirs import user_cache_dir
+
+    return Path(user_cache_dir("star")) / "models"
+
+
+def ensure_tiny_model(cache_dir: Path | None = None, recipe: TinyModelRecipe | None = None,
+                      *, progress: bool = True) -> Path:
+    """Path of the cached tiny model, building it first if it is not there yet."""
+    recipe = recipe or TinyModelRecipe()
+    target = (cache_dir or default_cache_dir()) / f"tiny-arith-{recipe.key()}"
+    if not (target / "config.json").exists():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        build_tiny_model(target, recipe, progress=progress)
+    return target

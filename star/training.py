@@ -1,0 +1,136 @@
+"""Supervised fine-tuning on accepted triplets with TRL's SFTTrainer.
+
+Plain functions, no Ray: the trainer actor (workers/trainer.py) is a thin shell
+over `train_sft`, and the tiny-model builder uses it for the seed model too.
+Loss is on the completion only (TRL's prompt/completion dataset format).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True)
+class TrainSpec:
+    """Everything one fine-tuning job needs; picklable so it can cross to an actor."""
+
+    init_model: str
+    output_dir: str
+    examples: list[dict[str, str]]  # {"prompt": ..., "completion": ...}
+    max_steps: int | None = None
+    epochs: float | None = None
+    batch_size: int = 8
+    learning_rate: float = 1e-5
+    warmup_ratio: float = 0.0
+    weight_decay: float = 0.0
+    lora_rank: int | None = None
+    lora_alpha: int = 32
+    seed: int = 0
+    max_length: int = 1024
+    num_threads: int | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    output_dir: str
+    steps: int
+    examples: int
+    final_loss: float | None
+
+
+def steps_for_round(round_index: int, base_steps: int = 40, growth: float = 1.2) -> int:
+    """The paper's step budget: `base_steps` growing by `growth` per round (round 1 = base)."""
+    if round_index < 1:
+        raise ValueError("training rounds start at 1")
+    return int(math.ceil(base_steps * growth ** (round_index - 1) - 1e-9))
+
+
+def train_sft(spec: TrainSpec, *, progress: bool = True) -> TrainResult:
+    """Fine-tune `spec.init_model` on `spec.examples`; saves model+tokenizer to `output_dir`.
+
+    Writes to a temporary sibling directory and renames at the end, so a crash
+    never leaves a half-written checkpoint that a resumed run would trust.
+    """
+    import torch
+    from datasets import Dataset
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from trl import SFTConfig, SFTTrainer
+
+    if not spec.examples:
+        raise ValueError("no training examples")
+    if spec.num_threads:
+        torch.set_num_threads(spec.num_threads)
+    final_dir = Path(spec.output_dir)
+    tmp_dir = final_dir.with_name(final_dir.name + ".partial")
+    tokenizer = AutoTokenizer.from_pretrained(spec.init_model)
+    model = AutoModelForCausalLM.from_pretrained(spec.init_model, dtype=torch.float32)
+    on_gpu = torch.cuda.is_available()
+    args = SFTConfig(
+        output_dir=str(tmp_dir),
+        max_steps=spec.max_steps if spec.max_steps else -1,
+        num_train_epochs=spec.epochs or 1.0,
+        per_device_train_batch_size=spec.batch_size,
+        learning_rate=spec.learning_rate,
+        lr_scheduler_type="constant_with_warmup",
+        warmup_steps=spec.warmup_ratio,  # a float < 1 is a ratio of total steps
+        weight_decay=spec.weight_decay,
+        seed=spec.seed,
+        max_length=spec.max_length,
+        completion_only_loss=True,
+        # TRL 1.x defaults to bf16 + gradient checkpointing; both hurt on CPU.
+        bf16=on_gpu and torch.cuda.is_bf16_supported(),
+        gradient_checkpointing=False,
+        use_cpu=not on_gpu,
+        report_to="none",
+        save_strategy="no",
+        logging_steps=max(1, (spec.max_steps or 100) // 10),
+        disable_tqdm=not progress,
+        dataloader_num_workers=0,
+        eos_token=tokenizer.eos_token,
+        **spec.extra,
+    )
+    trainer = SFTTrainer(
+        model=model,
+        args=args,
+        train_dataset=Dataset.from_list(spec.examples),
+        processing_class=tokenizer,
+        peft_config=_lora_config(spec),
+    )
+    output = trainer.train()
+    trained = trainer.model
+    if spec.lora_rank:
+        trained = trained.merge_and_unload()  # vLLM loads plain weights
+    trained.save_pretrained(str(tmp_dir), safe_serialization=True)
+    tokenizer.save_pretrained(str(tmp_dir))
+    _replace_dir(tmp_dir, final_dir)
+    return TrainResult(
+        output_dir=str(final_dir),
+        steps=int(output.global_step),
+        examples=len(spec.examples),
+        final_loss=float(output.training_loss) if output.training_loss is not None else None,
+    )
+
+
+def _lora_config(spec: TrainSpec):
+    if not spec.lora_rank:
+        return None
+    from peft import LoraConfig
+
+    return LoraConfig(r=spec.lora_rank, lora_alpha=spec.lora_alpha, target_modules="all-linear",
+                      task_type="CAUSAL_LM")
+
+
+def _replace_dir(src: Path, dst: Path) -> None:
+    import shutil
+
+    for leftover in ("checkpoint", "runs"):
+        for path in src.glob(f"{leftover}*"):
+            shutil.rmtree(path, ignore_errors=True)
+    if dst.exists():
+        shutil.rmtree(dst)
+    os.replace(src, dst)
