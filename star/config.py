@@ -1,0 +1,184 @@
+"""The run config: one typed, validated object loaded from YAML.
+
+Every field carries a description (its help text, shown by `star config-help`).
+A bad value fails in `load_config` before any work starts, naming the field,
+what was given and how to fix it. Unknown keys are errors too, so a typo never
+silently falls back to a default.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from star.errors import ConfigError
+from star.tasks.config import ArithmeticTaskConfig, TaskConfig
+
+TINY_MODEL = "tiny"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SamplingConfig(_Section):
+    samples_per_problem: int = Field(4, ge=1, le=256, description="K: rationales sampled per training problem.")
+    temperature: float = Field(0.8, ge=0.0, le=5.0, description="Sampling temperature for rationales.")
+    top_p: float = Field(1.0, gt=0.0, le=1.0, description="Nucleus sampling threshold.")
+    max_new_tokens: int = Field(256, ge=1, le=32768, description="Longest rationale, in tokens.")
+    stop: list[str] = Field(default_factory=list, description="Extra stop strings (the task adds its own).")
+    batch_problems: int = Field(
+        256, ge=1, description="Problems per generation request; smaller batches overlap checking and storing sooner."
+    )
+
+
+class RationalizationConfig(_Section):
+    enabled: bool = Field(True, description="Re-prompt failed problems with the gold answer as a hint (paper: on).")
+    samples_per_problem: int = Field(1, ge=1, le=256, description="Hinted rationales per failed problem.")
+    temperature: float = Field(0.8, ge=0.0, le=5.0, description="Sampling temperature for hinted rationales.")
+
+
+class TrainingConfig(_Section):
+    init_from: Literal["base", "previous"] = Field(
+        "base", description="Start each round from the base model (paper) or from the previous round's model."
+    )
+    method: Literal["full", "lora"] = Field("full", description="Full fine-tune or LoRA (merged before serving).")
+    lora_rank: int = Field(16, ge=1, le=1024, description="LoRA rank when method is lora.")
+    learning_rate: float = Field(1e-5, gt=0.0, lt=1.0, description="Peak learning rate.")
+    batch_size: int = Field(8, ge=1, le=4096, description="Examples per optimizer step.")
+    base_steps: int = Field(40, ge=1, description="Steps in round 1 (paper: 40).")
+    step_growth: float = Field(1.2, ge=1.0, le=10.0, description="Step budget multiplier per round (paper: 1.2).")
+    epochs: float | None = Field(None, gt=0.0, description="Train for this many epochs instead of the step budget.")
+    dedup: bool = Field(True, description="Drop identical rationales of the same problem before training.")
+    max_per_problem: int | None = Field(None, ge=1, description="Cap of accepted rationales per problem (None: no cap).")
+    warmup_ratio: float = Field(0.0, ge=0.0, lt=1.0, description="Fraction of steps for linear warm-up.")
+
+
+class EvaluationConfig(_Section):
+    max_new_tokens: int = Field(256, ge=1, description="Longest greedy answer on the held-out split.")
+
+
+class GeneratorsConfig(_Section):
+    count: int = Field(1, ge=1, le=1024, description="Generation workers (one vLLM engine each).")
+    gpus_per_generator: int = Field(0, ge=0, le=64, description="GPUs per engine = tensor parallel size; 0 = CPU.")
+    dtype: str = Field("auto", description="vLLM dtype: auto, float32, bfloat16 or float16.")
+    max_model_len: int = Field(1024, ge=64, description="Context length the engine reserves per sequence.")
+    gpu_memory_utilization: float = Field(0.85, gt=0.0, le=1.0, description="vLLM's share of each GPU.")
+    cpu_kv_cache_gb: float = Field(2.0, gt=0.0, description="KV cache size (GB) of a CPU engine (VLLM_CPU_KVCACHE_SPACE).")
+    enforce_eager: bool = Field(True, description="Skip CUDA graphs / torch.compile (faster start, tiny models).")
+
+
+class TrainerConfig(_Section):
+    gpus: int = Field(0, ge=0, le=64, description="GPUs for the trainer actor; 0 = CPU.")
+    cpus: int = Field(1, ge=1, description="CPUs Ray reserves for the trainer actor.")
+
+
+class CheckerConfig(_Section):
+    workers: int = Field(2, ge=1, le=256, description="Checker worker processes.")
+    timeout: float = Field(5.0, gt=0.0, le=600.0, description="Seconds before a check is killed (verdict: timeout).")
+
+
+class StoreConfig(_Section):
+    pool_size: int = Field(5, ge=1, le=100, description="Database connections kept open (PostgreSQL).")
+    max_overflow: int = Field(5, ge=0, le=100, description="Extra connections allowed under load (PostgreSQL).")
+    write_batch: int = Field(2000, ge=1, le=100000, description="Attempts per insert transaction.")
+
+
+class StarConfig(_Section):
+    """A STaR run: model, task, sampling, rationalization, training, resources."""
+
+    run_name: str | None = Field(None, pattern=r"^[A-Za-z0-9_.-]{1,100}$",
+                                 description="Name of the run; re-using one resumes it. Default: a timestamp.")
+    rounds: int = Field(3, ge=1, le=1000, description="STaR rounds (each: generate, rationalize, train, evaluate).")
+    model: str = Field(TINY_MODEL, description="HF model name or path; 'tiny' builds the embedded arithmetic model.")
+    database: str | None = Field(None, description="SQLAlchemy URL of the store; default $STAR_DATABASE_URL or sqlite:///star.db.")
+    storage: str = Field("star_runs", description="Folder (shared on a cluster) for checkpoints and plots.")
+    seed: int = Field(0, description="Seed for sampling and training.")
+    accept: Literal["answer", "answer_and_steps"] = Field(
+        "answer", description="Accept a rationale on its final answer (paper) or also on every checkable step."
+    )
+    ray_address: str | None = Field(None, description="Ray cluster address ('auto' to join one); None starts Ray locally.")
+    task: TaskConfig = Field(default_factory=ArithmeticTaskConfig, description="The problems and prompts.")
+    sampling: SamplingConfig = Field(default_factory=SamplingConfig, description="Direct rationale sampling.")
+    rationalization: RationalizationConfig = Field(default_factory=RationalizationConfig, description="Hinted retries.")
+    training: TrainingConfig = Field(default_factory=TrainingConfig, description="Fine-tuning each round.")
+    evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig, description="Held-out evaluation.")
+    generators: GeneratorsConfig = Field(default_factory=GeneratorsConfig, description="Generation workers.")
+    trainer: TrainerConfig = Field(default_factory=TrainerConfig, description="Trainer actor resources.")
+    checker: CheckerConfig = Field(default_factory=CheckerConfig, description="Answer checker pool.")
+    store: StoreConfig = Field(default_factory=StoreConfig, description="Database connection and writes.")
+
+    @model_validator(mode="after")
+    def _digits_in_order(self) -> "StarConfig":
+        task = self.task
+        if isinstance(task, ArithmeticTaskConfig) and task.min_digits > task.max_digits:
+            raise ValueError("task.min_digits must not exceed task.max_digits")
+        return self
+
+
+def embedded_default() -> dict[str, Any]:
+    """The embedded default tuned for a 2-core laptop with the tiny model."""
+    path = Path(__file__).with_name("default_config.yaml")
+    return yaml.safe_load(path.read_text())
+
+
+def load_config(path: Path | None, overrides: dict[str, Any] | None = None) -> StarConfig:
+    """YAML file (or the embedded default) + CLI overrides -> validated StarConfig."""
+    raw = embedded_default() if path is None else _read_yaml(path)
+    for dotted, value in (overrides or {}).items():
+        _set_dotted(raw, dotted, value)
+    return validate_config(raw, source=str(path) if path else "the embedded default")
+
+
+def validate_config(raw: dict[str, Any], *, source: str = "config") -> StarConfig:
+    try:
+        return StarConfig.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(_format_validation_error(exc, source)) from None
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise ConfigError(f"config file {path} does not exist; pass a YAML file such as examples/arithmetic.yaml")
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"config file {path} is not valid YAML ({exc}); fix the syntax") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"config file {path} must hold a mapping of fields, not {type(raw).__name__}")
+    return raw
+
+
+def _set_dotted(raw: dict[str, Any], dotted: str, value: Any) -> None:
+    node = raw
+    *parents, leaf = dotted.split(".")
+    for key in parents:
+        node = node.setdefault(key, {})
+    node[leaf] = value
+
+
+def _format_validation_error(exc: ValidationError, source: str) -> str:
+    problems = []
+    for err in exc.errors():
+        field = ".".join(str(part) for part in err["loc"] if not str(part).startswith("function-"))
+        given = err.get("input")
+        shown = "" if isinstance(given, dict) else f" (got {given!r})"
+        problems.append(f"`{field or 'config'}`: {err['msg']}{shown}")
+    fix = "fix the field(s) or see `star config-help` for every field and its allowed values"
+    return f"invalid config in {source}: " + "; ".join(problems) + f"; {fix}"
+
+
+def field_help(model: type[BaseModel] = StarConfig, prefix: str = "") -> list[tuple[str, str, str]]:
+    """(dotted field, default, description) for every field, sections expanded."""
+    rows = []
+    for name, info in model.model_fields.items():
+        annotation = info.annotation
+        if isinstance(annotation, type) and issubclass(annotation, _Section):
+            rows += field_help(annotation, prefix + name + ".")
+            continue
+        default = "" if info.default_factory else repr(info.default)
+        rows.append((prefix + name, default, info.description or ""))
+    return rows

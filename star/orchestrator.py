@@ -1,0 +1,234 @@
+"""STaR rounds, in the paper's order: generate -> check -> rationalize -> store -> train -> evaluate.
+
+Every step is an explicit `ray.get` / `ray.wait` on an actor call. The store is
+the source of truth: attempts already stored are not generated again, a round
+whose checkpoint is recorded is not trained again, and a finished round is
+skipped, so re-running a run name continues where it stopped.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import ray
+from sqlalchemy.orm import Session, sessionmaker
+
+import db.store as store
+from star.cluster import Workers
+from star.config import StarConfig
+from star.generation import GenRequest, request_seed
+from star.pipeline import run_phase
+from star.progress import Progress
+from star.recorder import AttemptRecorder
+from star.selection import Triplet, as_sft_rows, select_examples
+from star.tasks.base import Problem, Task
+from star.training import TrainSpec, steps_for_round
+from workers.rationalizer import hinted_requests
+
+
+@dataclass
+class RunContext:
+    """What every round needs; built once per `star run`."""
+
+    config: StarConfig
+    task: Task
+    sessions: sessionmaker[Session]
+    run_id: int
+    run_name: str
+    base_model: str
+    storage: Path
+    train: dict[int, Problem]
+    held_out: dict[int, Problem]
+    workers: Workers
+    progress: Progress
+    loaded_model: str = ""
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def run_rounds(ctx: RunContext) -> None:
+    """Round 0 evaluates the starting model; rounds 1..N are STaR iterations."""
+    if not _round_done(ctx, 0):
+        evaluate_round(ctx, 0, ctx.base_model)
+        _finish_round(ctx, 0, model_in=ctx.base_model, model_out=ctx.base_model, counts={})
+    for index in range(1, ctx.config.rounds + 1):
+        if _round_done(ctx, index):
+            continue
+        star_round(ctx, index)
+
+
+def star_round(ctx: RunContext, index: int) -> None:
+    model_in = _model_of_round(ctx, index - 1)
+    _mark_round(ctx, index, status="generating", model_in=model_in)
+    ctx.timings = {}
+    load_model(ctx, model_in)
+
+    direct = generate_direct(ctx, index, model_in)
+    failed = {pid: p for pid, p in ctx.train.items() if pid not in direct}
+    rationalized: set[int] = set()
+    if ctx.config.rationalization.enabled and failed:
+        rationalized = rationalize(ctx, index, model_in, failed)
+
+    _mark_round(ctx, index, status="training")
+    model_out, n_examples, steps = train_round(ctx, index, model_in)
+
+    accuracy = evaluate_round(ctx, index, model_out)
+    counts = {
+        "attempted": len(ctx.train), "accepted_direct": len(direct),
+        "accepted_rationalized": len(rationalized), "train_examples": n_examples, "train_steps": steps,
+    }
+    _finish_round(ctx, index, model_in=model_in, model_out=model_out, counts=counts)
+    ctx.progress.log(f"round {index}: held-out accuracy {accuracy:.1%}")
+
+
+def generate_direct(ctx: RunContext, index: int, model: str) -> set[int]:
+    """K rationales per training problem; returns the problems with an accepted one."""
+    cfg = ctx.config.sampling
+    stop = tuple(cfg.stop) + tuple(ctx.task.stop)
+    requests = [
+        GenRequest(pid, "direct", ctx.task.prompt(p), cfg.samples_per_problem, cfg.temperature, cfg.top_p,
+                   cfg.max_new_tokens, stop, request_seed(ctx.config.seed, index, p.uid, "direct"))
+        for pid, p in ctx.train.items()
+    ]
+    _run_stored_phase(ctx, index, model, requests, phase="generate", kind="direct")
+    return _accepted_problems(ctx, index, "direct")
+
+
+def rationalize(ctx: RunContext, index: int, model: str, failed: dict[int, Problem]) -> set[int]:
+    """Hinted retries of failed problems; accepted ones are stored with the hint removed."""
+    cfg, sampling = ctx.config.rationalization, ctx.config.sampling
+    requests = hinted_requests(
+        ctx.task, failed, n=cfg.samples_per_problem, temperature=cfg.temperature, top_p=sampling.top_p,
+        max_tokens=sampling.max_new_tokens, stop=tuple(sampling.stop) + tuple(ctx.task.stop),
+        run_seed=ctx.config.seed, round_index=index,
+    )
+    _run_stored_phase(ctx, index, model, requests, phase="rationalize", kind="rationalized")
+    return _accepted_problems(ctx, index, "rationalized")
+
+
+def train_round(ctx: RunContext, index: int, model_in: str) -> tuple[str, int, int]:
+    """Fine-tune on this round's accepted triplets; skipped when the checkpoint is recorded."""
+    with ctx.sessions() as session:
+        run = store.get_run(session, ctx.run_name)
+        recorded = store.get_model(session, run, index)
+        if recorded is not None and Path(recorded.path, "config.json").exists():
+            return recorded.path, recorded.train_examples, recorded.steps
+        rows = store.accepted_triplets(session, _round_id(session, ctx, index))
+        triplets = [Triplet(a.problem_id, a.train_prompt, a.completion, a.kind == "rationalized") for a in rows]
+    cfg = ctx.config.training
+    examples = select_examples(triplets, dedup=cfg.dedup, max_per_problem=cfg.max_per_problem)
+    init = ctx.base_model if cfg.init_from == "base" else model_in
+    if not examples:
+        ctx.progress.log(f"round {index}: nothing accepted; keeping {model_in}")
+        return model_in, 0, 0
+    steps = None if cfg.epochs else steps_for_round(index, cfg.base_steps, cfg.step_growth)
+    out_dir = ctx.storage / ctx.run_name / f"round_{index}"
+    spec = TrainSpec(
+        init_model=init, output_dir=str(out_dir), examples=as_sft_rows(examples), max_steps=steps,
+        epochs=cfg.epochs, batch_size=cfg.batch_size, learning_rate=cfg.learning_rate,
+        warmup_ratio=cfg.warmup_ratio, lora_rank=cfg.lora_rank if cfg.method == "lora" else None,
+        seed=ctx.config.seed + index, max_length=ctx.config.generators.max_model_len,
+    )
+    started = time.perf_counter()
+    with ctx.progress.spinner(f"round {index}: training on {len(examples)} examples"):
+        result = ray.get(ctx.workers.trainer.train.remote(spec))
+    ctx.timings["train"] = time.perf_counter() - started
+    with ctx.sessions() as session, session.begin():
+        store.record_model(
+            session, run=store.get_run(session, ctx.run_name), round_index=index, path=result.output_dir,
+            parent=model_in, base=ctx.base_model, train_examples=result.examples, steps=result.steps,
+            metrics={"final_loss": result.final_loss, "init": init},
+        )
+    return result.output_dir, result.examples, result.steps
+
+
+def evaluate_round(ctx: RunContext, index: int, model: str) -> float:
+    """Greedy accuracy on the held-out split, overall and per group; stored per round."""
+    load_model(ctx, model)
+    max_tokens = ctx.config.evaluation.max_new_tokens
+    requests = [
+        GenRequest(pid, "eval", ctx.task.prompt(p), 1, 0.0, 1.0, max_tokens,
+                   tuple(ctx.config.sampling.stop) + tuple(ctx.task.stop), 0)
+        for pid, p in ctx.held_out.items()
+    ]
+    _run_stored_phase(ctx, index, model, requests, phase="evaluate", kind="eval", problems=ctx.held_out)
+    with ctx.sessions() as session, session.begin():
+        rnd = store.get_or_create_round(session, store.get_run(session, ctx.run_name), index)
+        attempts = store.round_attempts(session, rnd.id, "eval")
+        metrics = accuracy_metrics(ctx.task, ctx.held_out, [(a.problem_id, a.correct) for a in attempts])
+        for metric, value in metrics.items():
+            store.record_evaluation(session, rnd, split="eval", metric=metric, value=value)
+    return metrics["accuracy"]
+
+
+def accuracy_metrics(task: Task, problems: dict[int, Problem], results: list[tuple[int, bool]]) -> dict[str, float]:
+    """`accuracy` overall and `accuracy/<group>` per eval group (e.g. digits=3)."""
+    totals: dict[str, list[int]] = {}
+    for pid, correct in results:
+        for key in ("accuracy", f"accuracy/{task.eval_group(problems[pid])}"):
+            bucket = totals.setdefault(key, [0, 0])
+            bucket[0] += int(correct)
+            bucket[1] += 1
+    metrics = {key: right / total for key, (right, total) in sorted(totals.items())}
+    metrics.setdefault("accuracy", 0.0)
+    metrics.pop("accuracy/all", None)
+    return metrics
+
+
+def load_model(ctx: RunContext, path: str) -> None:
+    if ctx.loaded_model != path:
+        ray.get([g.load_weights.remote(path) for g in ctx.workers.generators])
+        ctx.loaded_model = path
+
+
+def _run_stored_phase(ctx: RunContext, index: int, model: str, requests: list[GenRequest], *,
+                      phase: str, kind: str, problems: dict[int, Problem] | None = None) -> None:
+    """Run the requests whose attempts are not all stored yet (resume), then record the time."""
+    with ctx.sessions() as session, session.begin():
+        round_id = _round_id(session, ctx, index)
+        stored = store.attempt_keys(session, round_id)
+    todo = [r for r in requests if any((r.problem_id, kind, i) not in stored for i in range(r.n))]
+    recorder = AttemptRecorder(ctx.sessions, task=ctx.task, round_id=round_id, model=model,
+                               write_batch=ctx.config.store.write_batch)
+    started = time.perf_counter()
+    with ctx.progress.bar(f"round {index}: {phase}", total=len(todo)) as advance:
+        run_phase(todo, problems or ctx.train, generators=ctx.workers.generators, checker=ctx.workers.checker,
+                  store_batch=recorder, batch_size=ctx.config.sampling.batch_problems, on_progress=advance)
+    ctx.timings[phase] = time.perf_counter() - started
+
+
+def _accepted_problems(ctx: RunContext, index: int, kind: str) -> set[int]:
+    with ctx.sessions() as session:
+        attempts = store.round_attempts(session, _round_id(session, ctx, index), kind)
+        return {a.problem_id for a in attempts if a.accepted}
+
+
+def _round_id(session: Session, ctx: RunContext, index: int) -> int:
+    return store.get_or_create_round(session, store.get_run(session, ctx.run_name), index).id
+
+
+def _round_done(ctx: RunContext, index: int) -> bool:
+    with ctx.sessions() as session, session.begin():
+        return store.get_or_create_round(session, store.get_run(session, ctx.run_name), index).status == "done"
+
+
+def _model_of_round(ctx: RunContext, index: int) -> str:
+    if index == 0:
+        return ctx.base_model
+    with ctx.sessions() as session:
+        rnd = store.get_or_create_round(session, store.get_run(session, ctx.run_name), index)
+        return rnd.model_out or ctx.base_model
+
+
+def _mark_round(ctx: RunContext, index: int, *, status: str, model_in: str | None = None) -> None:
+    with ctx.sessions() as session, session.begin():
+        rnd = store.get_or_create_round(session, store.get_run(session, ctx.run_name), index)
+        store.update_round(session, rnd, status=status, model_in=model_in)
+
+
+def _finish_round(ctx: RunContext, index: int, *, model_in: str, model_out: str, counts: dict[str, int]) -> None:
+    with ctx.sessions() as session, session.begin():
+        rnd = store.get_or_create_round(session, store.get_run(session, ctx.run_name), index)
+        store.update_round(session, rnd, status="done", model_in=model_in, model_out=model_out,
+                           timings=dict(ctx.timings), counts=counts)

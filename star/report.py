@@ -1,0 +1,89 @@
+"""Per-round table and learning-curve plot of a run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+
+def round_table(summaries: list[dict[str, Any]], title: str) -> Table:
+    """Rows: one per round; accuracy overall and per group; wall time per phase."""
+    groups = sorted({k for s in summaries for k in s.get("metrics", {}) if k.startswith("accuracy/")},
+                    key=_group_sort_key)
+    phases = ["generate", "rationalize", "train", "evaluate"]
+    table = Table(title=title)
+    for name in ["round", "attempted", "direct", "rationalized", "train ex.", "steps", "held-out"]:
+        table.add_column(name, justify="right")
+    for group in groups:
+        table.add_column(group.removeprefix("accuracy/"), justify="right")
+    for phase in phases:
+        table.add_column(f"{phase} s", justify="right")
+    for s in summaries:
+        metrics = s.get("metrics", {})
+        timings = s.get("timings") or {}
+        table.add_row(
+            str(s["round"]), _num(s.get("attempted")), _num(s.get("accepted_direct")),
+            _num(s.get("accepted_rationalized")), _num(s.get("train_examples")), _num(s.get("train_steps")),
+            _pct(s.get("eval_accuracy")), *[_pct(metrics.get(g)) for g in groups],
+            *[_secs(timings.get(p)) for p in phases],
+        )
+    return table
+
+
+def print_round_table(console: Console, summaries: list[dict[str, Any]], title: str) -> None:
+    console.print(round_table(summaries, title))
+
+
+def plot_learning_curve(summaries: list[dict[str, Any]], out_path: Path, title: str) -> Path:
+    """Held-out accuracy per round, overall (bold) and per group; written as PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rounds = [s["round"] for s in summaries]
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    groups = sorted({k for s in summaries for k in s.get("metrics", {}) if k.startswith("accuracy/")},
+                    key=_group_sort_key)
+    for group in groups:
+        values = [s.get("metrics", {}).get(group) for s in summaries]
+        ax.plot(rounds, [v * 100 if v is not None else None for v in values], marker=".", alpha=0.7,
+                label=group.removeprefix("accuracy/"))
+    overall = [s.get("eval_accuracy") for s in summaries]
+    ax.plot(rounds, [v * 100 if v is not None else None for v in overall], marker="o", linewidth=3,
+            color="black", label="overall")
+    ax.set_xlabel("round (0 = starting model)")
+    ax.set_ylabel("held-out accuracy (%)")
+    ax.set_xticks(rounds)
+    ax.set_ylim(-2, 102)
+    ax.grid(alpha=0.3)
+    ax.set_title(title)
+    ax.legend(loc="best", fontsize=8)
+    fig.tight_layout()
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out_path, dpi=110)
+    plt.close(fig)
+    return out_path
+
+
+def _group_sort_key(name: str) -> tuple[str, float]:
+    prefix, _, value = name.rpartition("=")
+    try:
+        return prefix, float(value)
+    except ValueError:
+        return name, 0.0
+
+
+def _num(value: Any) -> str:
+    return "" if value is None else str(value)
+
+
+def _pct(value: float | None) -> str:
+    return "" if value is None else f"{value * 100:.1f}%"
+
+
+def _secs(value: float | None) -> str:
+    return "" if value is None else f"{value:.0f}"

@@ -1,0 +1,72 @@
+"""Config loading and validation errors: fail before work, name field and fix."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from star.config import StarConfig, field_help, load_config
+from star.errors import ConfigError
+
+
+def test_embedded_default_is_valid_and_is_the_arithmetic_task() -> None:
+    config = load_config(None)
+    assert config.task.name == "arithmetic" and config.model == "tiny" and config.rounds == 3
+
+
+def test_overrides_apply_dotted_fields() -> None:
+    config = load_config(None, {"sampling.temperature": 0.3, "rounds": 1})
+    assert config.sampling.temperature == 0.3 and config.rounds == 1
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field"),
+    [
+        ({"sampling.temperature": -1}, "sampling.temperature"),
+        ({"sampling.samples_per_problem": 0}, "sampling.samples_per_problem"),
+        ({"training.init_from": "scratch"}, "training.init_from"),
+        ({"accept": "vibes"}, "accept"),
+        ({"sampling.temprature": 0.5}, "sampling.temprature"),
+        ({"run_name": "has space"}, "run_name"),
+        ({"task.name": "nosuchtask"}, "task"),
+    ],
+)
+def test_bad_values_name_the_field(overrides: dict, field: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_config(None, overrides)
+    message = str(info.value)
+    assert f"`{field}" in message and "star config-help" in message
+
+
+def test_min_digits_above_max_digits_is_rejected() -> None:
+    with pytest.raises(ConfigError, match="min_digits"):
+        load_config(None, {"task.min_digits": 4, "task.max_digits": 2})
+
+
+def test_missing_and_malformed_files(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_config(tmp_path / "nope.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("rounds: [1,\n")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_config(bad)
+    listy = tmp_path / "list.yaml"
+    listy.write_text("- 1\n- 2\n")
+    with pytest.raises(ConfigError, match="mapping"):
+        load_config(listy)
+
+
+def test_every_field_has_help_text() -> None:
+    rows = field_help()
+    assert len(rows) > 30
+    missing = [name for name, _default, text in rows if not text.strip()]
+    assert missing == []
+
+
+def test_example_configs_validate() -> None:
+    examples = Path(__file__).resolve().parents[2] / "examples"
+    files = sorted(examples.glob("*.yaml"))
+    assert files, "examples/ must hold configs"
+    for path in files:
+        assert isinstance(load_config(path), StarConfig)

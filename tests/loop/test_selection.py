@@ -1,0 +1,43 @@
+"""Step schedule and the choice of training examples."""
+
+from __future__ import annotations
+
+import pytest
+
+from star.selection import Triplet, as_sft_rows, select_examples
+from star.training import steps_for_round
+from star.verdicts import is_accepted
+
+
+def test_paper_step_schedule_grows_twenty_percent_per_round() -> None:
+    assert [steps_for_round(r) for r in (1, 2, 3, 4)] == [40, 48, 58, 70]
+    assert steps_for_round(3, base_steps=100, growth=1.0) == 100
+    with pytest.raises(ValueError):
+        steps_for_round(0)
+
+
+def _t(pid: int, text: str, rationalized: bool = False) -> Triplet:
+    return Triplet(pid, f"Q{pid}", text, rationalized)
+
+
+def test_dedup_drops_identical_rationales_of_one_problem_only() -> None:
+    triplets = [_t(1, "a"), _t(1, "a "), _t(1, "b"), _t(2, "a")]
+    kept = select_examples(triplets, dedup=True, max_per_problem=None)
+    assert [(t.problem_id, t.completion) for t in kept] == [(1, "a"), (1, "b"), (2, "a")]
+    assert len(select_examples(triplets, dedup=False, max_per_problem=None)) == 4
+
+
+def test_cap_prefers_direct_over_rationalized() -> None:
+    triplets = [_t(1, "r", rationalized=True), _t(1, "d1"), _t(1, "d2")]
+    kept = select_examples(triplets, dedup=True, max_per_problem=2)
+    assert [t.completion for t in kept] == ["d1", "d2"]
+    assert as_sft_rows(kept)[0] == {"prompt": "Q1", "completion": "d1"}
+
+
+def test_acceptance_modes() -> None:
+    assert is_accepted(True, False, "answer")
+    assert not is_accepted(True, False, "answer_and_steps")
+    assert is_accepted(True, True, "answer_and_steps")
+    assert not is_accepted(False, True, "answer")
+    with pytest.raises(ValueError):
+        is_accepted(True, True, "nope")
