@@ -1,5 +1,297 @@
-"""Placeholder: commands are added by the issue that owns this module."""
+"""Store commands: `star db upgrade`, `runs`, `rounds`, `rationales`, `show`, `export`.
+
+Every command takes `--db URL` (default `$STAR_DATABASE_URL`, else ./star.db)
+and the query commands take `--json` for machines; without it they print a
+table for people. The functions doing the work live in db/ (see
+docs/schema.md), so scripts can call them directly.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-COMMANDS: list[click.Command] = []
+if TYPE_CHECKING:  # db/ pulls in SQLAlchemy; commands import it when they run
+    from sqlalchemy.orm import Session
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _db_option(func: F) -> F:
+    return click.option(
+        "--db",
+        "db_url",
+        metavar="URL",
+        default=None,
+        help="Database URL (default: $STAR_DATABASE_URL, else sqlite:///star.db in the cwd).",
+    )(func)
+
+
+def _json_option(func: F) -> F:
+    return click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")(func)
+
+
+@contextmanager
+def _session(db_url: str | None) -> Iterator[Session]:
+    """A read session on an existing, up-to-date store (no file is created)."""
+    from db.engine import open_store, session_factory
+    from db.urls import default_database_url
+
+    engine = open_store(db_url or default_database_url(), pool_size=1, max_overflow=0, create=False)
+    try:
+        with session_factory(engine)() as session:
+            yield session
+    finally:
+        engine.dispose()
+
+
+def _print_json(obj: Any) -> None:
+    click.echo(json.dumps(obj, indent=2, ensure_ascii=False, default=str))
+
+
+def _print_table(
+    columns: list[str], rows: list[list[Any]], *, empty: str, clip_last: bool = False
+) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    if not rows:
+        click.echo(empty)
+        return
+    table = Table(*columns, show_lines=False, highlight=False)
+    if clip_last:  # one line per row: long text is cut, not wrapped
+        table.columns[-1].no_wrap = True
+        table.columns[-1].overflow = "ellipsis"
+    for row in rows:
+        # Model output may contain [brackets]; plain strings are not parsed as rich markup.
+        table.add_row(*(_cell(v) for v in row))
+    Console(soft_wrap=False).print(table)
+
+
+def _cell(value: Any) -> Any:
+    from rich.text import Text
+
+    if value is None:
+        return Text("-")
+    if isinstance(value, bool):
+        return Text("yes" if value else "no")
+    return Text(str(value))
+
+
+# --- star db ------------------------------------------------------------------
+
+
+@click.group("db")
+def db_group() -> None:
+    """Manage the store's schema (Alembic migrations)."""
+
+
+@db_group.command("upgrade")
+@_db_option
+@click.option("--revision", default="head", show_default=True, help="Target revision.")
+def db_upgrade(db_url: str | None, revision: str) -> None:
+    """Migrate the database to the newest schema (or to --revision)."""
+    from db import migrate
+    from db.urls import default_database_url, display_url
+
+    url = db_url or default_database_url()
+    engine = _checked_engine(url)
+    try:
+        before = _revision(engine)
+        migrate.upgrade(engine, revision)
+        after = _revision(engine)
+    finally:
+        engine.dispose()
+    state = "already at" if before == after else f"upgraded from {before or 'empty'} to"
+    click.echo(f"{display_url(url)}: {state} revision {after} (head is {migrate.head_revision()})")
+
+
+@db_group.command("current")
+@_db_option
+def db_current(db_url: str | None) -> None:
+    """Print the database's schema revision and the newest one star knows."""
+    from db import migrate
+    from db.urls import default_database_url, display_url
+
+    url = db_url or default_database_url()
+    engine = _checked_engine(url)
+    try:
+        current = _revision(engine)
+    finally:
+        engine.dispose()
+    click.echo(f"{display_url(url)}: revision {current or 'none'} (head is {migrate.head_revision()})")
+
+
+def _checked_engine(url: str) -> Any:
+    """An engine on `url` without the schema check, connection errors as StoreError."""
+    from sqlalchemy.exc import DBAPIError
+
+    from db.engine import connect_error, make_engine
+    from db.urls import display_url
+
+    engine = make_engine(url, pool_size=1, max_overflow=0)
+    try:
+        engine.connect().close()
+    except DBAPIError as exc:
+        engine.dispose()
+        from db.errors import StoreError
+
+        raise StoreError(connect_error(display_url(url), exc)) from None
+    return engine
+
+
+def _revision(engine: Any) -> str | None:
+    from db import migrate
+
+    with engine.connect() as conn:
+        return migrate.current_revision(conn)
+
+
+# --- star runs / rounds --------------------------------------------------------
+
+
+@click.command("runs")
+@_db_option
+@_json_option
+def runs_cmd(db_url: str | None, as_json: bool) -> None:
+    """List every run in the store."""
+    from db.queries import list_runs
+
+    with _session(db_url) as session:
+        runs = list_runs(session)
+    if as_json:
+        _print_json(runs)
+        return
+    rows = [[r["name"], r["status"], r["base_model"], r["rounds"], r["last_round"], r["updated_at"][:19]]
+            for r in runs]
+    _print_table(["run", "status", "base model", "rounds", "last", "updated"], rows, empty="no runs yet")
+
+
+@click.command("rounds")
+@click.argument("run")
+@_db_option
+@_json_option
+def rounds_cmd(run: str, db_url: str | None, as_json: bool) -> None:
+    """Per-round summary of RUN: attempts, accepted rationales, training, eval accuracy."""
+    from db.store import get_run, round_summaries
+
+    with _session(db_url) as session:
+        summaries = round_summaries(session, get_run(session, run))
+    if as_json:
+        _print_json(summaries)
+        return
+    rows = [
+        [s["round"], s["status"], s["attempted"], s["accepted_direct"], s["accepted_rationalized"],
+         s["train_examples"], s["train_steps"], _percent(s["eval_accuracy"]),
+         sum(s["stored"].values())]
+        for s in summaries
+    ]
+    columns = ["round", "status", "attempted", "direct", "rationalized", "train ex", "steps",
+               "eval acc", "stored"]
+    _print_table(columns, rows, empty=f"run {run!r} has no rounds yet")
+
+
+def _percent(value: float | None) -> str | None:
+    return None if value is None else f"{100 * value:.1f}%"
+
+
+# --- star rationales / show ------------------------------------------------------
+
+
+@click.command("rationales")
+@click.argument("run")
+@click.option("--round", "round_index", type=int, default=None, help="Only this round.")
+@click.option("--problem", default=None, metavar="ID", help="Only this problem (its external id).")
+@click.option("--direct", "kind", flag_value="direct", help="Only direct attempts.")
+@click.option("--rationalized", "kind", flag_value="rationalized", help="Only rationalized attempts.")
+@click.option("--eval", "kind", flag_value="eval", help="Only evaluation attempts.")
+@click.option("--correct/--incorrect", default=None, help="Only correct (or incorrect) attempts.")
+@click.option("--contains", default=None, metavar="TEXT", help="Completion contains TEXT (any case).")
+@click.option("--limit", type=int, default=20, show_default=True, help="At most N attempts.")
+@_db_option
+@_json_option
+def rationales_cmd(
+    run: str, round_index: int | None, problem: str | None, kind: str | None,
+    correct: bool | None, contains: str | None, limit: int, db_url: str | None, as_json: bool,
+) -> None:
+    """List stored attempts (rationales) of RUN, oldest first."""
+    from db.queries import RationaleFilter, attempt_dict, list_rationales
+
+    flt = RationaleFilter(run=run, round_index=round_index, problem=problem, kind=kind,
+                          correct=correct, contains=contains, limit=limit)
+    with _session(db_url) as session:
+        attempts = list_rationales(session, flt)
+        if as_json:
+            _print_json([attempt_dict(a) for a in attempts])
+            return
+        rows = [[a.id, a.round.index, a.problem.external_id, a.kind, a.sample_index, a.correct,
+                 a.accepted, a.extracted, _excerpt(a.completion)] for a in attempts]
+    columns = ["id", "round", "problem", "kind", "#", "correct", "accepted", "answer", "completion"]
+    _print_table(columns, rows, empty="no attempts match", clip_last=True)
+
+
+def _excerpt(text: str, width: int = 60) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= width else flat[: width - 1] + "…"
+
+
+@click.command("show")
+@click.argument("attempt_id", type=int)
+@_db_option
+@_json_option
+def show_cmd(attempt_id: int, db_url: str | None, as_json: bool) -> None:
+    """Everything about one attempt: problem, prompts, completion, verdict."""
+    from db.queries import attempt_dict, get_attempt
+
+    with _session(db_url) as session:
+        info = attempt_dict(get_attempt(session, attempt_id))
+    if as_json:
+        _print_json(info)
+        return
+    _print_attempt(info)
+
+
+def _print_attempt(info: dict[str, Any]) -> None:
+    from rich.console import Console
+    from rich.rule import Rule
+
+    console = Console(highlight=False)
+    texts = ("question", "prompt", "train_prompt", "completion")
+    for key, value in info.items():
+        if key not in texts:
+            console.print(f"{key:>17}: {value}", markup=False)
+    for key in texts:
+        if key == "train_prompt" and info[key] == info["prompt"]:
+            continue  # direct and eval attempts train on the prompt they saw
+        console.print(Rule(key))
+        console.print(info[key], markup=False)
+
+
+# --- star export -------------------------------------------------------------------
+
+
+@click.command("export")
+@click.argument("run")
+@click.option("--round", "round_index", type=int, default=None, help="Only this round (default: all).")
+@click.option("--format", "fmt", required=True, metavar="jsonl|parquet|hf", help="Output format.")
+@click.option("--out", required=True, type=click.Path(path_type=Path), help="Output path (must not exist).")
+@click.option("--pairs", is_flag=True, help="DPO rows (prompt, chosen, rejected) instead of SFT rows.")
+@_db_option
+def export_cmd(
+    run: str, round_index: int | None, fmt: str, out: Path, pairs: bool, db_url: str | None
+) -> None:
+    """Write RUN's accepted rationales as prompt/completion rows for TRL's SFTTrainer."""
+    from db.export import check_destination, export
+
+    check_destination(fmt, out)  # before opening the database: fail fast on a typo
+    with _session(db_url) as session:
+        count = export(session, run, round_index=round_index, fmt=fmt, out=out, pairs=pairs)
+    click.echo(f"wrote {count} {'pairs' if pairs else 'rows'} to {out}")
+
+
+COMMANDS: list[click.Command] = [db_group, runs_cmd, rounds_cmd, rationales_cmd, show_cmd, export_cmd]
