@@ -1,0 +1,134 @@
+"""One check, in this process: extract, interpret, compare.
+
+`judge` has no timeout of its own; the pool (star.checker.pool) runs it in
+worker processes that are killed when they overrun. Call it directly only
+where a hang cannot hurt (tests, benchmarks, an already-killable worker).
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+from star.checker.compare import equivalent
+from star.checker.extract import _NUMBER_ITEM_RE, _SEGMENT_RE, Extraction, extract, segment_text
+from star.checker.latex import Unparseable
+from star.checker.normalize import clean, strip_wrappers
+from star.checker.values import Choice, Seq, Text, Value, interpret, normalize_text
+from star.checker.verdict import Verdict
+
+_MARKER_RE = re.compile(r"\\boxed|\\fbox|####|\banswer\s*(?:is|:)", re.IGNORECASE)
+_PLAIN_TEXT_RE = re.compile(r"^[A-Za-z0-9\s'\-.,!?]+$")
+_CHOICE_START_RE = re.compile(r"^\(?([A-E])\)?(?=[\s.:,)]|$)")
+_KEEP_WORDS = {"and", "or", "sqrt", "pi", "sin", "cos", "tan", "log", "ln", "exp", "percent", "pct", "infty"}
+_SHORT = 300
+
+
+def _surface(text: str) -> str:
+    return re.sub(r"\s+", "", clean(text).text)
+
+
+def _prose_word(text: str) -> re.Match[str] | None:
+    for match in re.finditer(r"(?<![\\A-Za-z])[A-Za-z]{3,}", text):
+        if match.group(0).lower() not in _KEEP_WORDS:
+            return match
+    return None
+
+
+@lru_cache(maxsize=8192)
+def gold_answer(gold: str) -> tuple[str, Value]:
+    """The gold's answer text and meaning; raises Unparseable when it has none."""
+    text = gold.strip()
+    if _MARKER_RE.search(text) or len(text) > _SHORT:
+        found = extract(text, math_only=False)
+        if found is None:
+            raise Unparseable("gold answer states no answer")
+        text = found.text
+    try:
+        return text, interpret(text)
+    except Unparseable:
+        if _PLAIN_TEXT_RE.match(text) and normalize_text(text):
+            return text, Text(normalize_text(text))
+        raise
+
+
+def can_parse_gold(gold: str) -> bool:
+    """Whether the checker can interpret `gold`: a number, LaTeX, tuple / set /
+    interval, choice letter, or non-empty plain text. Used to reject bad rows."""
+    if not isinstance(gold, str) or not gold.strip():
+        return False
+    try:
+        gold_answer(gold)
+    except (Unparseable, RecursionError, MemoryError):
+        return False
+    return True
+
+
+def _refinements(body: str) -> list[str]:
+    """Narrower readings of an answer sentence: "72 apples, since ..." -> "72"."""
+    out = []
+    segment = _SEGMENT_RE.match(body.lstrip())
+    if segment:
+        out.append(segment_text(segment))
+    choice = _CHOICE_START_RE.match(body)
+    if choice:
+        out.append(choice.group(1))
+    prose = _prose_word(body)
+    if prose and prose.start() > 0:
+        out.append(body[:prose.start()].strip(" ,;:"))
+    for regex in (_SEGMENT_RE, _NUMBER_ITEM_RE):
+        first = regex.search(body)
+        if first:
+            out.append(segment_text(first) if regex is _SEGMENT_RE else first.group(0))
+    return [o for o in dict.fromkeys(out) if o.strip() and o != body]
+
+
+def candidates(prediction: str, math_only: bool) -> list[tuple[str, ...]]:
+    """Answer readings of a prediction, most faithful first."""
+    found: Extraction | None = extract(prediction, math_only=math_only)
+    if found is not None and found.source != "last":
+        if len(found.parts) > 1:
+            return [found.parts]
+        body = found.parts[0]
+        prose = math_only and found.source != "boxed" and _prose_word(clean(body).text)
+        return ([] if prose else [found.parts]) + [(r,) for r in _refinements(body)]
+    out: list[tuple[str, ...]] = []
+    whole = prediction.strip()
+    if whole and len(whole) <= _SHORT and not (math_only and _prose_word(_surface(whole))):
+        out.append((whole,))
+    if found is not None:
+        out.append(found.parts)
+    return out
+
+
+def _read(parts: tuple[str, ...]) -> Value:
+    if len(parts) == 1:
+        return interpret(parts[0])
+    items: list[Value] = []
+    for part in parts:  # several boxes: one list, flattened
+        value = interpret(part)
+        items.extend(value.items if isinstance(value, Seq) and value.kind == "list" else [value])
+    return Seq("list", tuple(items))
+
+
+def judge(prediction: str, gold: str) -> Verdict:
+    """Judge one prediction against one gold answer, in this process."""
+    try:
+        gold_text, gold_value = gold_answer(gold)
+    except (Unparseable, RecursionError, MemoryError):
+        return Verdict(False, "unparseable", None)
+    readings = candidates(prediction, not isinstance(gold_value, (Text, Choice)))
+    if not readings:
+        return Verdict(False, "no_answer", None)
+    gold_surface = _surface(gold_text)
+    for parts in readings:
+        extracted = " , ".join(strip_wrappers(p) for p in parts)
+        if gold_surface and _surface(extracted) == gold_surface:
+            return Verdict(True, "correct", extracted)
+        try:
+            value = _read(parts)
+        except (Unparseable, RecursionError, MemoryError):
+            continue
+        ok = equivalent(gold_value, value)
+        return Verdict(ok, "correct" if ok else "incorrect", extracted)
+    return Verdict(False, "unparseable", " , ".join(strip_wrappers(p) for p in readings[0]))

@@ -1,0 +1,48 @@
+"""The checker's results: plain frozen dataclasses that pickle across processes."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any, Literal
+
+Status = Literal["correct", "incorrect", "no_answer", "unparseable", "timeout"]
+STATUSES: tuple[Status, ...] = ("correct", "incorrect", "no_answer", "unparseable", "timeout")
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The judgement of one prediction against one gold answer.
+
+    `correct` is True only for status "correct"; `extracted` is the answer text
+    found in the prediction (None when nothing was found or the check timed out).
+    """
+
+    correct: bool
+    status: Status
+    extracted: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.status not in STATUSES:
+            raise ValueError(f"unknown verdict status {self.status!r}; expected one of {STATUSES}")
+        if self.correct != (self.status == "correct"):
+            raise ValueError(f"correct={self.correct} contradicts status={self.status!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class StepVerdict:
+    """The judgement of the checkable arithmetic steps inside one rationale.
+
+    `checked` counts the steps that could be verified exactly; a rationale with
+    none is vacuously `ok`. `first_wrong_index` counts from 0 over checked steps.
+    """
+
+    ok: bool
+    first_wrong_index: int | None
+    first_wrong_text: str | None
+    checked: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
