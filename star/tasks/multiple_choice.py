@@ -41,7 +41,7 @@ class Fields:
 
 def parse_choices(value: Any, field: str) -> list[tuple[str, str]]:
     """(label, text) pairs from any of the supported shapes."""
-    if isinstance(value, dict) and isinstance(value.get("label"), list) and isinstance(value.get("text"), list):
+    if isinstance(value, dict) and all(isinstance(value.get(k), list) for k in ("label", "text")):
         if len(value["label"]) != len(value["text"]):
             raise InvalidRow(field, "its 'label' and 'text' lists differ in length")
         pairs = list(zip(value["label"], value["text"]))
@@ -73,7 +73,11 @@ class MultipleChoiceTask(DatasetTask):
 
     def __init__(self, config: MultipleChoiceTaskConfig, *, skip_invalid: bool = False) -> None:
         self.fields = Fields(
-            config.question_field, config.choices_field, config.answer_field, config.id_field, config.rationale_field
+            question=config.question_field,
+            choices=config.choices_field,
+            answer=config.answer_field,
+            id=config.id_field,
+            rationale=config.rationale_field,
         )
         self.id_field = config.id_field
         super().__init__(config, skip_invalid=skip_invalid)
@@ -99,7 +103,8 @@ class MultipleChoiceTask(DatasetTask):
         uid = optional_text(row, fields.id) or key
         metadata = {"choices": [{"label": label, "text": text} for label, text in choices]}
         rationale = optional_text(row, fields.rationale)
-        return Example(Problem(uid=uid, question=question, gold=gold, metadata=metadata), key, row.where(), rationale)
+        problem = Problem(uid=uid, question=question, gold=gold, metadata=metadata)
+        return Example(problem, key, row.where(), rationale)
 
     def block_values(self, problem: Problem) -> dict[str, str]:
         lines = []

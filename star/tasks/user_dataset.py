@@ -58,7 +58,8 @@ class UserDatasetTask(DatasetTask):
         group = optional_text(row, config.group_field)
         metadata = {} if group is None else {"group": group}
         rationale = optional_text(row, config.rationale_field)
-        return Example(Problem(uid=uid, question=question, gold=gold, metadata=metadata), key, row.where(), rationale)
+        problem = Problem(uid=uid, question=question, gold=gold, metadata=metadata)
+        return Example(problem, key, row.where(), rationale)
 
     def _gold(self, answer: str) -> str:
         config = self.user_config

@@ -15,7 +15,10 @@ from star.tasks.config import GSM8KTaskConfig, MathTaskConfig
 
 WriteJsonl = Callable[[str, list[Any]], Path]
 
-GOOD = [{"question": f"Tom has {n} apples and buys {n} more. How many now?", "answer": f"{n}+{n}={2 * n}\n#### {2 * n}"} for n in range(1, 9)]
+GOOD = [
+    {"question": f"Tom has {n} apples and buys {n} more. How many now?", "answer": f"{n}+{n}={2 * n}\n#### {2 * n}"}
+    for n in range(1, 9)
+]
 
 
 def _gsm8k(train: Path, *, skip_invalid: bool = False, shots: int = 1) -> Task:

@@ -62,10 +62,23 @@ def test_builtin_minerva_shots_are_read_by_the_checker(math500: MathTask) -> Non
 
 def test_math_format_gold_from_boxed_and_level_groups(write_jsonl: WriteJsonl) -> None:
     rows = [
-        {"problem": f"What is ${n} \\cdot 2$?", "solution": f"It is $\\boxed{{{2 * n}}}$.", "level": f"Level {n % 5 + 1}", "type": "Algebra"}
+        {
+            "problem": f"What is ${n} \\cdot 2$?",
+            "solution": f"It is $\\boxed{{{2 * n}}}$.",
+            "level": f"Level {n % 5 + 1}",
+            "type": "Algebra",
+        }
         for n in range(1, 11)
     ]
-    rows.append({"problem": "Simplify $\\frac{4}{6}$.", "solution": "$\\boxed{\\frac{2}{3}}$", "level": 2, "subject": "Prealgebra", "unique_id": "test/prealgebra/1.json"})
+    rows.append(
+        {
+            "problem": "Simplify $\\frac{4}{6}$.",
+            "solution": "$\\boxed{\\frac{2}{3}}$",
+            "level": 2,  # MATH-500 on the hub writes an int
+            "subject": "Prealgebra",
+            "unique_id": "test/prealgebra/1.json",
+        }
+    )
     task = build_task(
         MathTaskConfig(train_path=str(write_jsonl("math.jsonl", rows)), held_out_fraction=0.3, shots=0)
     )

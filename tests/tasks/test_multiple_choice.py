@@ -91,7 +91,8 @@ def test_unknown_answer_key_names_file_line_and_field(
     rows = mc_rows[:3]
     rows[1]["answerKey"] = "F"
     train = write_jsonl("bad_mc.jsonl", rows)
-    with pytest.raises(DataError, match=r"bad_mc\.jsonl, line 2: field 'answerKey': 'F' is not one of the choice labels A, B, C, D, E"):
+    expected = r"bad_mc\.jsonl, line 2: field 'answerKey': 'F' is not one of the choice labels A, B, C, D, E"
+    with pytest.raises(DataError, match=expected):
         _task(train, mc_files[1], shots=0)
 
 

@@ -24,7 +24,8 @@ def _config(tmp_path: Path, task: str) -> str:
 
 def test_preview_prints_direct_and_hinted_prompts(tmp_path: Path, shared_data: Path) -> None:
     data = shared_data / "gsm8k"
-    config = _config(tmp_path, f"{{name: gsm8k, train_path: {data / 'train.jsonl'}, eval_path: {data / 'test.jsonl'}, shots: 2, train_size: 5}}")
+    paths = f"train_path: {data / 'train.jsonl'}, eval_path: {data / 'test.jsonl'}"
+    config = _config(tmp_path, f"{{name: gsm8k, {paths}, shots: 2, train_size: 5}}")
     code, out, err = _run(config, "--n", "2")
     assert code == 0, err
     assert "training pool: 5 problems; held-out: 1319 problems" in out

@@ -16,7 +16,10 @@ from star.tasks.config import GSM8KTaskConfig, UserDatasetTaskConfig
 
 WriteJsonl = Callable[[str, list[Any]], Path]
 
-ROWS = [{"q": f"What is {n} plus {n}?", "a": 2 * n, "why": f"{n} + {n} = {2 * n}. The answer is {2 * n}.", "lvl": n % 2} for n in range(1, 13)]
+ROWS = [
+    {"q": f"What is {n} plus {n}?", "a": 2 * n, "why": f"{n} + {n} = {2 * n}. The answer is {2 * n}.", "lvl": n % 2}
+    for n in range(1, 13)
+]
 
 
 def test_jsonl_reads_gsm8k_like_gsm8k_does(shared_data: Path) -> None:
@@ -105,7 +108,11 @@ def test_text_answers_are_read_as_words(write_jsonl: WriteJsonl) -> None:
 
 
 def test_number_answers_must_be_numbers(write_jsonl: WriteJsonl) -> None:
-    rows = [{"question": "1+1?", "answer": "2"}, {"question": "3/4 of 1?", "answer": "3/4"}, {"question": "12 as a word?", "answer": "twelve"}]
+    rows = [
+        {"question": "1+1?", "answer": "2"},
+        {"question": "3/4 of 1?", "answer": "3/4"},
+        {"question": "12 as a word?", "answer": "twelve"},
+    ]
     config = UserDatasetTaskConfig(name="jsonl", train_path=str(write_jsonl("n.jsonl", rows)), held_out_fraction=0.5)
     with pytest.raises(DataError, match=r"n\.jsonl, line 3: field 'answer': answer_type is number but 'twelve' is not a plain number"):
         build_task(config)
