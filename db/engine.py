@@ -61,6 +61,14 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.execute("PRAGMA journal_mode=WAL")  # readers never block the writer
     cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")  # writers wait, not fail
     cur.execute("PRAGMA foreign_keys=ON")  # off by default in SQLite
+    # In WAL mode NORMAL still never corrupts and never loses a commit when a
+    # process crashes; only an OS crash or power cut can drop the last commits,
+    # and a resumed round re-generates whatever attempt_keys() lacks. It saves
+    # an fsync per batch.
+    cur.execute("PRAGMA synchronous=NORMAL")
+    # 32 MiB page cache (default 2 MiB) keeps the attempts indexes' hot pages in
+    # memory as the table grows into millions of rows; allocated only as used.
+    cur.execute("PRAGMA cache_size=-32768")
     cur.close()
 
 

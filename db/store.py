@@ -9,13 +9,14 @@ into no-ops.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Table, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, selectinload
 
+from db.bulk import insert_attempt_tuples
 from db.errors import StoreError
 from db.models import ATTEMPT_KINDS, Attempt, Evaluation, Model, Problem, Round, Run, utcnow
 
@@ -195,9 +196,13 @@ def insert_attempts(session: Session, rows: Sequence[AttemptRow]) -> int:
     # Key order: concurrent PostgreSQL writers with overlapping batches then
     # take row locks in the same order and cannot deadlock each other.
     ordered = sorted(rows, key=lambda r: (r.round_id, r.problem_id, r.kind, r.sample_index))
-    params = [{**asdict(r), "run_id": run_of[r.round_id], "created_at": now} for r in ordered]
-    key = ["round_id", "problem_id", "kind", "sample_index"]
-    return _insert_ignore(session, Attempt.__table__, params, key)
+    tuples = [
+        (run_of[r.round_id], r.round_id, r.problem_id, r.kind, r.sample_index, r.prompt,
+         r.train_prompt, r.completion, r.extracted, r.status, bool(r.correct), bool(r.accepted),
+         r.steps_ok, r.prompt_tokens, r.completion_tokens, r.model, now)
+        for r in ordered
+    ]
+    return insert_attempt_tuples(session, tuples)
 
 
 def attempt_keys(session: Session, round_id: int) -> set[tuple[int, str, int]]:
