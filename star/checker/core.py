@@ -44,6 +44,8 @@ def gold_answer(gold: str) -> tuple[str, Value]:
         if found is None:
             raise Unparseable("gold answer states no answer")
         text = found.text
+        if found.source == "truncated":  # gold is trusted: an unclosed box runs to the end
+            text = re.sub(r"^\\(?:boxed|fbox)\s*\{", "", text)
     try:
         return text, interpret(text)
     except Unparseable:
@@ -87,14 +89,16 @@ def candidates(prediction: str, math_only: bool) -> list[tuple[str, ...]]:
     """Answer readings of a prediction, most faithful first."""
     found: Extraction | None = extract(prediction, math_only=math_only)
     if found is not None and found.source != "last":
-        if len(found.parts) > 1:
+        # A box holds exactly the stated answer: it is read as written, never
+        # narrowed to a number inside it ("\\boxed{\\zzz{3}}" is not 3).
+        if len(found.parts) > 1 or found.source in ("truncated", "boxed"):
             return [found.parts]
         body = found.parts[0]
         prose = math_only and found.source != "boxed" and _prose_word(clean(body).text)
         return ([] if prose else [found.parts]) + [(r,) for r in _refinements(body)]
     out: list[tuple[str, ...]] = []
     whole = prediction.strip()
-    if whole and len(whole) <= _SHORT and not (math_only and _prose_word(_surface(whole))):
+    if strip_wrappers(whole) and len(whole) <= _SHORT and not (math_only and _prose_word(clean(whole).text)):
         out.append((whole,))
     if found is not None:
         out.append(found.parts)

@@ -58,7 +58,7 @@ class Extraction:
 
     parts: tuple[str, ...]
     start: int
-    source: str  # "boxed", "####", "phrase", "bold", "last"
+    source: str  # "boxed", "####", "phrase", "bold", "last", "truncated"
 
     @property
     def text(self) -> str:
@@ -88,14 +88,17 @@ def balanced_group(text: str, open_index: int) -> int | None:
     return None
 
 
-def _boxes(text: str) -> list[tuple[int, int, str]]:
-    """(start, end, content) of every well-formed box, outermost only."""
+def _boxes(text: str) -> tuple[list[tuple[int, int, str]], int | None]:
+    """(start, end, content) of every well-formed box, outermost only, and the
+    start of the last box that never closes (None if every box closes)."""
     boxes: list[tuple[int, int, str]] = []
+    unclosed = None
     pos = 0
     while (match := _BOX_RE.search(text, pos)) is not None:
         if match.group(0).endswith("{"):
             end = balanced_group(text, match.end() - 1)
             if end is None:  # unbalanced: not an answer; look for later boxes
+                unclosed = match.start()
                 pos = match.end()
                 continue
             content = text[match.end():end - 1]
@@ -105,7 +108,7 @@ def _boxes(text: str) -> list[tuple[int, int, str]]:
             content = token.group(0) if token else ""
         boxes.append((match.start(), end, content))
         pos = end
-    return boxes
+    return boxes, unclosed
 
 
 def _joinable(gap: str) -> bool:
@@ -115,14 +118,15 @@ def _joinable(gap: str) -> bool:
     words = re.findall(r"[A-Za-z]+", re.sub(r"\\[A-Za-z]+", "", bare))
     if not words:
         return True
-    others = [w for w in words if w.lower() not in ("and", "or")]
-    return bool(_CONNECTOR_RE.search(bare)) and len(others) <= 3
+    # "\text{ for part (a) and }" joins; ", then after checking" is a correction.
+    others = [w for w in words if len(w) > 1 and w.lower() not in ("and", "or")]
+    return bool(_CONNECTOR_RE.search(bare)) and len(others) <= 2
 
 
-def _box_groups(text: str) -> list[Extraction]:
+def _box_groups(boxes: list[tuple[int, int, str]], text: str) -> list[Extraction]:
     groups: list[Extraction] = []
     current: list[tuple[int, int, str]] = []
-    for box in _boxes(text):
+    for box in boxes:
         if current and not _joinable(text[current[-1][1]:box[0]]):
             groups.append(Extraction(tuple(c for _, _, c in current), current[0][0], "boxed"))
             current = []
@@ -211,11 +215,17 @@ def extract(text: str, *, math_only: bool = True) -> Extraction | None:
     """
     if len(text) > MAX_PREDICTION_CHARS:
         text = text[-MAX_PREDICTION_CHARS:]  # answers come last
-    explicit = _box_groups(text) + _phrases(text)
+    boxes, unclosed = _boxes(text)
+    explicit = _box_groups(boxes, text) + _phrases(text)
     if math_only:
         explicit = [e for e in explicit if any(looks_mathematical(p) for p in e.parts)]
-    if explicit:
-        return max(explicit, key=lambda e: (e.start, e.source == "boxed"))
+    latest = max(explicit, key=lambda e: (e.start, e.source == "boxed"), default=None)
+    if unclosed is not None and (latest is None or unclosed >= latest.start):
+        # The last answer was cut off ("\\boxed{25" of "\\boxed{256}"): no
+        # earlier answer or stray number may stand in for it.
+        return Extraction((text[unclosed:unclosed + MAX_ANSWER_CHARS],), unclosed, "truncated")
+    if latest is not None:
+        return latest
     bold = _bold(text)
     if bold is not None:
         return bold

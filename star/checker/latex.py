@@ -77,6 +77,9 @@ def precheck(text: str) -> None:
         depth += ch in "{([" and 1 or (-1 if ch in "})]" else 0)
         if depth > MAX_NESTING:
             raise Unparseable(f"nesting deeper than {MAX_NESTING}")
+    unescaped = re.sub(r"\\[{}]", "", text)
+    if unescaped.count("{") != unescaped.count("}"):
+        raise Unparseable("unbalanced braces")
     for command in _COMMAND_RE.findall(text):
         if command not in ALLOWED_COMMANDS:
             raise Unparseable(f"LaTeX command \\{command} is not supported")

@@ -28,6 +28,8 @@ _DOUBLE_BACKSLASH_CMD_RE = re.compile(
     r"(?<!\\)\\\\(?=(?:le|ge|leq|geq|lt|gt|ne|neq|frac|dfrac|tfrac|sqrt|pi|in|cup|cap|infty|left|right|"
     r"text|boxed|pm|cdot|times|div)\b)"
 )
+# "W(x)=1orW(x)=-1": a connector glued between two answers.
+_GLUED_CONNECTOR_RE = re.compile(r"(?<=[\d)\]}])(or|and)(?=[A-Z(\[\\])")
 _CONNECTOR_TEXT_RE = re.compile(r"^\s*(?:and|or|,)\s*$", re.IGNORECASE)
 # Words a trailing unit may not be: they change the answer's meaning.
 _NOT_UNITS = {"and", "or", "i", "pi", "e", "x", "y", "z", "n", "k", "sqrt", "infty"}
@@ -107,6 +109,7 @@ def clean(text: str) -> Cleaned:
     text = _CURRENCY_RE.sub("", text)
     text = re.sub(r"\b(?:dollars?|cents?|euros?)\b", "", text, flags=re.IGNORECASE)
     text = _DEGREE_RE.sub("", text)
+    text = _GLUED_CONNECTOR_RE.sub(r" \1 ", text)
     text = re.sub(r"\s+", " ", text).strip().rstrip(".;:!").strip()
     percent = False
     while (match := _PERCENT_RE.search(text)) is not None and match.start() > 0:

@@ -7,11 +7,12 @@ size-bounded arithmetic as the answer checker (star.checker.arith), in this
 process: no sympy, no eval, nothing that can hang.
 
 A result written with decimals may be rounded or truncated to its own
-precision (``10/3=3.33``); an integer result must be exact.
+precision (``10/3=3.33``, not ``10/3=3.4``); an integer result must be exact.
 """
 
 from __future__ import annotations
 
+import math
 import re
 from fractions import Fraction
 
@@ -68,11 +69,18 @@ def step_ok(lhs: str, rhs: str) -> bool | None:
         return None
     # "(4/10)*100 = 40%": a percent result may be meant with or without the sign.
     targets = [(right, places), (right * 100, max(0, places - 2))] if rhs.strip().endswith("%") else [(right, places)]
-    return any(
-        left == value or (digits > 0 and abs(left - value) < Fraction(1, 10**digits))
-        for value, digits in targets
-        for left in lefts
-    )
+    return any(left == value or _rounds_to(left, value, digits) for value, digits in targets for left in lefts)
+
+
+def _rounds_to(exact: Fraction, written: Fraction, places: int) -> bool:
+    """Whether `written` is `exact` rounded (half up or half even) or truncated
+    to `places` decimals; an integer result (places 0) must be exact."""
+    if places == 0:
+        return False
+    scale = 10**places
+    scaled = exact * scale
+    shown = {math.floor(scaled + Fraction(1, 2)), round(scaled), math.trunc(scaled)}
+    return written * scale in shown
 
 
 def _statements(text: str) -> list[tuple[int, str, str, str]]:

@@ -75,13 +75,21 @@ def numerically_equal(a: sympy.Expr, b: sympy.Expr) -> bool | None:
     return True
 
 
+# simplify alone misses identities such as sin(3x) = 3 sin x - 4 sin^3 x;
+# expanding trigonometric arguments, or rewriting in exponentials, exposes them.
+_PROOF_STEPS = (lambda e: e, sympy.expand_trig, lambda e: e.rewrite(sympy.exp))
+
+
 def proven_equal(a: sympy.Expr, b: sympy.Expr) -> bool:
     """sympy's own proof that a - b is zero."""
-    try:
-        difference = sympy.simplify(a - b)
-    except (TypeError, ValueError, NotImplementedError, RecursionError, ArithmeticError):
-        return False
-    return difference == 0 or bool(getattr(difference, "is_zero", False))
+    for step in _PROOF_STEPS:
+        try:
+            difference = sympy.simplify(step(a - b))
+        except (TypeError, ValueError, NotImplementedError, RecursionError, ArithmeticError, AttributeError):
+            continue
+        if difference == 0 or getattr(difference, "is_zero", False) is True:
+            return True
+    return False
 
 
 def scalars_equal(gold: sympy.Basic, pred: sympy.Basic, places: int | None = None) -> bool:
