@@ -30,7 +30,7 @@ ATTEMPT_COLUMNS = (
     "run_id", "round_id", "problem_id", "kind", "sample_index", "prompt", "train_prompt",
     "completion", "extracted", "status", "correct", "accepted", "steps_ok", "prompt_tokens",
     "completion_tokens", "model", "created_at",
-)  # fmt: skip
+)
 ATTEMPT_KEY = ("round_id", "problem_id", "kind", "sample_index")
 
 _COLS = ", ".join(ATTEMPT_COLUMNS)

@@ -112,7 +112,10 @@ def _check_sqlite_path(path: str, shown: str, create: bool) -> None:
 
 def connect_error(shown: str, exc: DBAPIError) -> str:
     reason = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else str(exc)
-    return f"cannot use database {shown}: {reason}; check --db (or $STAR_DATABASE_URL) and that the server is up"
+    return (
+        f"cannot use database {shown}: {reason}; "
+        "check --db (or $STAR_DATABASE_URL) and that the server is up"
+    )
 
 
 def _ensure_schema(conn: Connection, shown: str, *, auto: bool) -> None:

@@ -27,7 +27,8 @@ from sqlalchemy.orm import Session
 
 from db.errors import StoreError
 from db.models import Attempt, Problem, Round, Run
-from db.store import get_round, get_run
+from db.queries import in_rounds, round_ids
+from db.store import get_run
 
 FORMATS = ("jsonl", "parquet", "hf")
 BATCH_ROWS = 2_000
@@ -84,17 +85,14 @@ def export(
 
 
 def _base_query(session: Session, run_name: str, round_index: int | None) -> Select:
-    run = get_run(session, run_name)
-    query = (
+    ids = round_ids(session, get_run(session, run_name), round_index)
+    return (
         select(*_COLUMNS)
         .join(Round, Round.id == Attempt.round_id)
         .join(Run, Run.id == Attempt.run_id)
         .join(Problem, Problem.id == Attempt.problem_id)
-        .where(Attempt.kind.in_(("direct", "rationalized")))
+        .where(in_rounds(session, ids), Attempt.kind.in_(("direct", "rationalized")))
     )
-    if round_index is None:
-        return query.where(Attempt.run_id == run.id)
-    return query.where(Attempt.round_id == get_round(session, run, round_index).id)
 
 
 def _stream(session: Session, query: Select) -> Iterator[Any]:
@@ -107,7 +105,7 @@ def _provenance(row: Any) -> dict[str, Any]:
 
 
 def _sft_rows(session: Session, query: Select) -> Iterator[dict[str, Any]]:
-    query = query.where(Attempt.accepted.is_(True)).order_by(Attempt.id)
+    query = query.where(Attempt.accepted.is_(True)).order_by(Attempt.round_id, Attempt.id)
     for row in _stream(session, query):
         yield {"prompt": row.train_prompt, "completion": row.completion, "answer": row.gold,
                "rationalized": row.kind == "rationalized", **_provenance(row),

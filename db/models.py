@@ -151,9 +151,8 @@ class Attempt(Base):
     __table_args__ = (
         UniqueConstraint("round_id", "problem_id", "kind", "sample_index"),
         CheckConstraint(f"kind IN {ATTEMPT_KINDS!r}", name="kind"),
-        # `star rationales RUN [--round R]` lists newest-first by id within a run or round.
+        # `star rationales` and exports read rounds in (round_id, id) order.
         Index(None, "round_id", "id"),
-        Index(None, "run_id", "id"),
         # --problem and DPO pairing look attempts up by problem.
         Index(None, "problem_id"),
     )

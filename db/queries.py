@@ -9,7 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, Integer, any_, func, literal, select
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session, joinedload
 
 from db.errors import StoreError
@@ -55,20 +56,39 @@ class RationaleFilter:
     limit: int = 20
 
 
+def round_ids(session: Session, run: Run, round_index: int | None) -> list[int]:
+    """Ids of one round of `run` (StoreError if it has none such) or of all its rounds."""
+    if round_index is not None:
+        return [get_round(session, run, round_index).id]
+    return list(session.scalars(select(Round.id).where(Round.run_id == run.id).order_by(Round.id)))
+
+
+def in_rounds(session: Session, ids: list[int]) -> ColumnElement[bool]:
+    """`attempts.round_id` in `ids`, phrased so that `ORDER BY round_id, id` uses the index.
+
+    PostgreSQL turns `round_id IN (3)` into `round_id = 3`, after which its
+    planner may walk the primary key and filter, assuming matches are spread
+    evenly: 200 ms instead of 0.2 ms when the round is at the end of the table.
+    `= ANY(array)` keeps round_id a list, so only the (round_id, id) index can
+    deliver that order, and it is always chosen.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        return Attempt.round_id == any_(literal(ids, ARRAY(Integer)))
+    return Attempt.round_id.in_(ids)
+
+
 def list_rationales(session: Session, flt: RationaleFilter) -> list[Attempt]:
-    """Attempts matching `flt`, in the order they were stored; unknown run/round -> StoreError."""
+    """Attempts matching `flt`, by round and then in the order they were stored.
+
+    Unknown run or round -> StoreError.
+    """
     if flt.kind is not None and flt.kind not in ATTEMPT_KINDS:
         raise StoreError(f"unknown attempt kind {flt.kind!r}; use one of {', '.join(ATTEMPT_KINDS)}")
     if flt.limit < 1:
         raise StoreError(f"--limit must be at least 1, got {flt.limit}")
     run = get_run(session, flt.run)
-    query = select(Attempt).options(*_ATTEMPT_CONTEXT)
-    # Filtering on one indexed column and ordering by id lets both backends walk
-    # the (round_id, id) or (run_id, id) index and stop after `limit` rows.
-    if flt.round_index is not None:
-        query = query.where(Attempt.round_id == get_round(session, run, flt.round_index).id)
-    else:
-        query = query.where(Attempt.run_id == run.id)
+    ids = round_ids(session, run, flt.round_index)
+    query = select(Attempt).options(*_ATTEMPT_CONTEXT).where(in_rounds(session, ids))
     if flt.problem is not None:
         problem_ids = select(Problem.id).where(Problem.external_id == flt.problem)
         query = query.where(Attempt.problem_id.in_(problem_ids))
@@ -78,7 +98,8 @@ def list_rationales(session: Session, flt: RationaleFilter) -> list[Attempt]:
         query = query.where(Attempt.correct.is_(flt.correct))
     if flt.contains:
         query = query.where(Attempt.completion.icontains(flt.contains, autoescape=True))
-    return list(session.scalars(query.order_by(Attempt.id).limit(flt.limit)))
+    query = query.order_by(Attempt.round_id, Attempt.id).limit(flt.limit)
+    return list(session.scalars(query))
 
 
 def get_attempt(session: Session, attempt_id: int) -> Attempt:

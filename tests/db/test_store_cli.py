@@ -10,10 +10,12 @@ import pytest
 from click.testing import CliRunner, Result
 from sqlalchemy.orm import Session, sessionmaker
 
+from db.migrate import head_revision
 from db.store import get_or_create_round, get_run, insert_attempts
 from star.cli import _register, cli
 
 _register()
+HEAD = head_revision()
 
 
 def star(*args: str) -> Result:
@@ -28,7 +30,8 @@ def star_json(*args: str) -> Any:
 
 def test_runs(store_url: str, seeded: Any) -> None:
     runs = star_json("runs", "--db", store_url)
-    assert [(r["name"], r["rounds"], r["last_round"], r["base_model"]) for r in runs] == [("demo", 3, 2, "tiny")]
+    picked = [(r["name"], r["rounds"], r["last_round"], r["base_model"]) for r in runs]
+    assert picked == [("demo", 3, 2, "tiny")]
     table = star("runs", "--db", store_url)
     assert table.exit_code == 0 and "demo" in table.stdout and "base model" in table.stdout
 
@@ -37,7 +40,8 @@ def test_rounds(store_url: str, seeded: Any) -> None:
     rounds = star_json("rounds", "demo", "--db", store_url)
     picked = [(r["round"], r["attempted"], r["accepted_direct"], r["accepted_rationalized"],
                r["train_examples"], r["eval_accuracy"]) for r in rounds]
-    assert picked == [(0, None, None, None, None, 0.25), (1, 12, 2, 2, 4, 0.5), (2, 12, 4, 0, 4, 0.75)]
+    assert picked == [
+        (0, None, None, None, None, 0.25), (1, 12, 2, 2, 4, 0.5), (2, 12, 4, 0, 4, 0.75)]
     table = star("rounds", "demo", "--db", store_url).stdout
     assert "75.0%" in table and "25.0%" in table
 
@@ -45,14 +49,17 @@ def test_rounds(store_url: str, seeded: Any) -> None:
 @pytest.mark.parametrize(
     ("args", "expected"),
     [
-        (["--round", "1", "--rationalized", "--correct"], [("p2", "rationalized", 0), ("p3", "rationalized", 0)]),
+        (["--round", "1", "--rationalized", "--correct"],
+         [("p2", "rationalized", 0), ("p3", "rationalized", 0)]),
         (["--round", "2", "--direct", "--correct"], [(f"p{i}", "direct", 0) for i in range(4)]),
         (["--problem", "p1", "--incorrect"], [("p1", "direct", 1), ("p1", "direct", 1)]),
         (["--eval", "--correct"], [("e0", "eval", 0)]),
         (["--round", "1", "--limit", "3"], [("p0", "direct", 0), ("p0", "direct", 1), ("p1", "direct", 0)]),
     ],
 )
-def test_rationales_filters(store_url: str, seeded: Any, args: list[str], expected: list[tuple]) -> None:
+def test_rationales_filters(
+    store_url: str, seeded: Any, args: list[str], expected: list[tuple]
+) -> None:
     rows = star_json("rationales", "demo", *args, "--db", store_url)
     assert [(r["problem"], r["kind"], r["sample_index"]) for r in rows] == expected
     assert [r["id"] for r in rows] == sorted(r["id"] for r in rows)
@@ -65,7 +72,8 @@ def test_rationales_contains_is_literal_and_case_insensitive(
     with factory.begin() as s:
         rid = get_or_create_round(s, get_run(s, "demo"), 3).id
         pid = seeded.problems["p0"]
-        insert_attempts(s, [make_attempt(rid, pid, "direct", k, ok=False, completion=t) for k, t in enumerate(texts)])
+        rows = [make_attempt(rid, pid, "direct", k, ok=False, completion=t) for k, t in enumerate(texts)]
+        insert_attempts(s, rows)
     found = star_json("rationales", "demo", "--contains", "%_OFF [", "--db", store_url)
     assert [r["completion"] for r in found] == texts[:1]  # % and _ are not wildcards
     found = star_json("rationales", "demo", "--round", "3", "--contains", "CARRY", "--db", store_url)
@@ -84,11 +92,14 @@ def test_show(store_url: str, seeded: Any) -> None:
 
 
 def test_db_upgrade_and_current(store_url: str) -> None:
+    star("db", "upgrade", "--db", store_url, "--revision", "0001")
+    assert "revision 0001 (head is" in star("db", "current", "--db", store_url).stdout
+    _fails(["runs", "--db", store_url], f"is at revision 0001, behind {HEAD}; run `star db upgrade --db ")
     first = star("db", "upgrade", "--db", store_url)
-    assert first.exit_code == 0 and "upgraded from empty to revision 0001" in first.stdout
+    assert first.exit_code == 0 and f"upgraded from 0001 to revision {HEAD}" in first.stdout
     again = star("db", "upgrade", "--db", store_url)
-    assert "already at revision 0001" in again.stdout
-    assert "revision 0001 (head is 0001)" in star("db", "current", "--db", store_url).stdout
+    assert f"already at revision {HEAD}" in again.stdout
+    assert f"revision {HEAD} (head is {HEAD})" in star("db", "current", "--db", store_url).stdout
     assert star_json("runs", "--db", store_url) == []
 
 
@@ -103,7 +114,8 @@ def test_unknown_run_round_and_attempt(store_url: str, seeded: Any) -> None:
     db = ["--db", store_url]
     _fails(["rounds", "nope", *db], "no run named 'nope'; `star runs` lists them")
     _fails(["rationales", "nope", *db], "no run named 'nope'")
-    _fails(["rationales", "demo", "--round", "9", *db], "run 'demo' has no round 9; `star rounds demo` lists them")
+    _fails(["rationales", "demo", "--round", "9", *db],
+           "run 'demo' has no round 9; `star rounds demo` lists them")
     _fails(["show", "123456", *db], "no attempt with id 123456")
     _fails(["rationales", "demo", "--limit", "0", *db], "--limit must be at least 1")
 
@@ -112,18 +124,22 @@ def test_bad_database_urls(tmp_path: Path) -> None:
     _fails(["runs", "--db", "not a url"], "cannot parse database URL 'not a url'; use sqlite:///PATH")
     _fails(["runs", "--db", "mysql://u@h/db"], "unsupported database 'mysql'")
     _fails(["runs", "--db", f"sqlite:///{tmp_path}/missing.db"], "no database at")
-    _fails(["runs", "--db", f"sqlite:///{tmp_path}/no/such/dir.db"], "does not exist; create it or pass another --db")
+    _fails(["runs", "--db", f"sqlite:///{tmp_path}/no/such/dir.db"],
+           "does not exist; create it or pass another --db")
     assert list(tmp_path.iterdir()) == []  # nothing created by any of them
 
 
 @pytest.mark.postgres
 def test_bad_postgres_urls(pg_database: str, pg_url: str) -> None:
-    _fails(["runs", "--db", "postgresql://postgres@127.0.0.1:1/x"], "cannot use database postgresql://postgres@127.0.0.1:1/x")
+    down = "postgresql://postgres@127.0.0.1:1/x"
+    _fails(["runs", "--db", down], f"cannot use database {down}")
     _fails(["runs", "--db", f"{pg_database}_missing"], "does not exist")
-    _fails(["db", "upgrade", "--db", "postgresql://postgres@127.0.0.1:1/x"], "check --db")
+    _fails(["db", "upgrade", "--db", down], "check --db")
     _fails(["runs", "--db", pg_url], "has no star schema; run `star db upgrade --db postgresql://")
 
 
-def test_environment_variable_selects_the_database(store_url: str, seeded: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_environment_variable_selects_the_database(
+    store_url: str, seeded: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("STAR_DATABASE_URL", store_url)
     assert [r["name"] for r in star_json("runs")] == ["demo"]

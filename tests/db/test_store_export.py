@@ -40,7 +40,9 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
 
 
-def test_jsonl_round_export_is_the_rounds_training_set(store_url: str, seeded: Any, outdir: Path) -> None:
+def test_jsonl_round_export_is_the_rounds_training_set(
+    store_url: str, seeded: Any, outdir: Path
+) -> None:
     out = outdir / "r1.jsonl"
     assert "wrote 4 rows" in export(store_url, out, "--round", "1", "--format", "jsonl").stdout
     rows = read_jsonl(out)
@@ -61,7 +63,8 @@ def test_parquet_run_export(store_url: str, seeded: Any, outdir: Path) -> None:
 
 def test_pairs_prefer_correct_over_incorrect(store_url: str, seeded: Any, outdir: Path) -> None:
     out = outdir / "pairs.jsonl"
-    assert "wrote 6 pairs" in export(store_url, out, "--round", "1", "--format", "jsonl", "--pairs").stdout
+    result = export(store_url, out, "--round", "1", "--format", "jsonl", "--pairs")
+    assert "wrote 6 pairs" in result.stdout
     pairs = read_jsonl(out)
     assert [p["problem"] for p in pairs] == ["p0", "p1", "p2", "p2", "p3", "p3"]
     assert all(p["chosen"].endswith("answer 4") and p["rejected"].endswith("answer 5") for p in pairs)
@@ -71,7 +74,9 @@ def test_pairs_prefer_correct_over_incorrect(store_url: str, seeded: Any, outdir
     assert "wrote 10 pairs" in export(store_url, everything, "--format", "jsonl", "--pairs").stdout
 
 
-def test_hf_dataset_round_trips_into_trl_formats(store_url: str, seeded: Any, outdir: Path) -> None:
+def test_hf_dataset_round_trips_into_trl_formats(
+    store_url: str, seeded: Any, outdir: Path
+) -> None:
     import datasets
     from trl.data_utils import is_conversational, unpair_preference_dataset
 
@@ -104,7 +109,8 @@ def test_sft_trainer_trains_on_the_export(sqlite_url: str, seed_run: Any, outdir
     raw.pre_tokenizer = pre_tokenizers.Whitespace()
     raw.train_from_iterator(list(data["prompt"]) + list(data["completion"]),
                             trainers.WordLevelTrainer(special_tokens=["<unk>", "<pad>", "<eos>"]))
-    tok = PreTrainedTokenizerFast(tokenizer_object=raw, unk_token="<unk>", pad_token="<pad>", eos_token="<eos>")
+    tok = PreTrainedTokenizerFast(
+        tokenizer_object=raw, unk_token="<unk>", pad_token="<pad>", eos_token="<eos>")
     config = GPT2Config(vocab_size=len(tok), n_layer=1, n_head=2, n_embd=16, n_positions=64,
                         bos_token_id=tok.eos_token_id, eos_token_id=tok.eos_token_id)
     model = GPT2LMHeadModel(config)
@@ -126,11 +132,14 @@ def test_export_errors_leave_nothing_behind(store_url: str, seeded: Any, outdir:
 
     existing = outdir / "taken.jsonl"
     existing.write_text("keep me")
-    fails(["demo", "--format", "jsonl", "--out", str(existing)], "already exists; remove it or choose another --out")
+    fails(["demo", "--format", "jsonl", "--out", str(existing)],
+          "already exists; remove it or choose another --out")
     assert existing.read_text() == "keep me"
-    fails(["demo", "--format", "csv", "--out", str(outdir / "x.csv")], "unknown export format 'csv'; use --format jsonl, parquet, hf")
+    fails(["demo", "--format", "csv", "--out", str(outdir / "x.csv")],
+          "unknown export format 'csv'; use --format jsonl, parquet, hf")
     fails(["nope", "--format", "hf", "--out", str(outdir / "x")], "no run named 'nope'")
-    fails(["demo", "--round", "7", "--format", "parquet", "--out", str(outdir / "x.parquet")], "has no round 7")
+    fails(["demo", "--round", "7", "--format", "parquet", "--out", str(outdir / "x.parquet")],
+          "has no round 7")
     fails(["demo", "--format", "jsonl", "--out", str(outdir / "no" / "x.jsonl")], "does not exist; create it")
     assert [p.name for p in outdir.iterdir()] == ["taken.jsonl"]
 

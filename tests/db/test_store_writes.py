@@ -56,7 +56,9 @@ def test_problems_upsert_is_idempotent(factory: sessionmaker[Session]) -> None:
         assert s.get(Problem, first["x5"]).meta == {"i": 5}
 
 
-def test_insert_attempts_counts_only_new_rows(make_attempt: Any, factory: sessionmaker[Session], seeded: Any) -> None:
+def test_insert_attempts_counts_only_new_rows(
+    make_attempt: Any, factory: sessionmaker[Session], seeded: Any
+) -> None:
     with factory.begin() as s:
         round1 = seeded.rounds[1]
         again = [make_attempt(round1, seeded.problems["p0"], "direct", k, ok=False) for k in range(2)]
@@ -71,19 +73,24 @@ def test_insert_attempts_counts_only_new_rows(make_attempt: Any, factory: sessio
         assert stored.correct  # the re-insert with ok=False did not overwrite the original
 
 
-def test_insert_attempts_large_batch_spans_statements(make_attempt: Any, factory: sessionmaker[Session]) -> None:
+def test_insert_attempts_large_batch_spans_statements(
+    make_attempt: Any, factory: sessionmaker[Session]
+) -> None:
     # More rows than one multi-row INSERT holds (SQLite's parameter limit), in one call.
     with factory.begin() as s:
         run = get_or_create_run(s, "big", config={}, base_model="tiny")
         rnd = get_or_create_round(s, run, 1)
-        pids = list(upsert_problems(s, "d", "train", [ProblemRow(str(i), "q", "a", {}) for i in range(500)]).values())
+        problems = [ProblemRow(str(i), "q", "a", {}) for i in range(500)]
+        pids = list(upsert_problems(s, "d", "train", problems).values())
         rows = [make_attempt(rnd.id, pid, "direct", k, ok=k == 0) for pid in pids for k in range(10)]
         assert insert_attempts(s, rows) == 5000
         assert insert_attempts(s, rows) == 0
         assert len(attempt_keys(s, rnd.id)) == 5000
 
 
-def test_insert_attempts_rejects_bad_rows(make_attempt: Any, factory: sessionmaker[Session], seeded: Any) -> None:
+def test_insert_attempts_rejects_bad_rows(
+    make_attempt: Any, factory: sessionmaker[Session], seeded: Any
+) -> None:
     with factory() as s:
         with pytest.raises(ValueError, match="unknown round ids"):
             insert_attempts(s, [make_attempt(999_999, seeded.problems["p0"], "direct", 0, ok=True)])
@@ -109,7 +116,9 @@ def test_resume_queries(factory: sessionmaker[Session], seeded: Any) -> None:
         assert accepted_triplets(s, seeded.rounds[0]) == []  # eval attempts never train
 
 
-def test_accepted_differs_from_correct(make_attempt: Any, factory: sessionmaker[Session], seeded: Any) -> None:
+def test_accepted_differs_from_correct(
+    make_attempt: Any, factory: sessionmaker[Session], seeded: Any
+) -> None:
     # answer_and_steps mode: a correct answer with bad steps is stored but not trained on.
     with factory.begin() as s:
         row = make_attempt(seeded.rounds[2], seeded.problems["p5"], "direct", 7, ok=True, accepted=False)
@@ -151,7 +160,8 @@ def test_round_summaries(factory: sessionmaker[Session], seeded: Any) -> None:
     zero, one, two = summaries
     assert zero["eval_accuracy"] == 0.25 and zero["stored"] == {"direct": 0, "rationalized": 0, "eval": 4}
     assert zero["attempted"] is None  # the loop reported no counts for round 0
-    assert (one["attempted"], one["accepted_direct"], one["accepted_rationalized"], one["train_examples"]) == (12, 2, 2, 4)
+    counts = ("attempted", "accepted_direct", "accepted_rationalized", "train_examples")
+    assert [one[key] for key in counts] == [12, 2, 2, 4]
     assert one["stored"] == {"direct": 12, "rationalized": 4, "eval": 0}
     assert two["timings"] == {"generate": 2.0, "train": 3.5} and two["model_out"] == "/ckpt/2"
     assert two["train_steps"] == 48 and two["problems"] == 6
@@ -169,10 +179,13 @@ def test_views_answer_plain_sql(factory: sessionmaker[Session], seeded: Any) -> 
     assert len(rows) == 8 and {r.run for r in rows} == {"demo"}
     assert [bool(r.rationalized) for r in rows[:4]] == [False, False, True, True]
     assert all(r.answer == "4" and "hint" not in r.prompt for r in rows)
-    assert [tuple(r) for r in summary] == [(0, 0.25, 0, 0, 4, None), (1, 0.5, 12, 4, 0, 2), (2, 0.75, 12, 0, 0, 4)]
+    assert [tuple(r) for r in summary] == [
+        (0, 0.25, 0, 0, 4, None), (1, 0.5, 12, 4, 0, 2), (2, 0.75, 12, 0, 0, 4)]
 
 
-def test_second_run_is_independent(seed_run: Any, factory: sessionmaker[Session], seeded: Any) -> None:
+def test_second_run_is_independent(
+    seed_run: Any, factory: sessionmaker[Session], seeded: Any
+) -> None:
     other = seed_run(factory, "other")
     assert other.problems == seeded.problems  # problems are shared across runs
     with factory() as s:
