@@ -42,11 +42,11 @@ def equivalent(gold: Value, pred: Value) -> bool:
 def _relations(gold: Value, pred: Value) -> bool:
     if isinstance(gold, Rel) and isinstance(pred, Rel):
         if is_assignment(gold) and is_assignment(pred):
-            return same_lhs(gold, pred) and equivalent(gold.parts[-1], renamed_rhs(gold, pred))
+            return same_lhs(gold, pred, equivalent) and equivalent(gold.parts[-1], renamed_rhs(gold, pred))
         interval = as_interval(gold), as_interval(pred)
         if None not in interval:
             return equivalent(*interval)
-        return relations_equal(gold, pred)
+        return relations_equal(gold, pred, equivalent)
     if isinstance(gold, Rel):
         if is_assignment(gold) or gold.ops == ("in",):
             return equivalent(gold.parts[-1], pred)

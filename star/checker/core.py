@@ -20,6 +20,9 @@ from star.checker.verdict import Verdict
 _MARKER_RE = re.compile(r"\\boxed|\\fbox|####|\banswer\s*(?:is|:)", re.IGNORECASE)
 _PLAIN_TEXT_RE = re.compile(r"^[A-Za-z0-9\s'\-.,!?]+$")
 _CHOICE_START_RE = re.compile(r"^\(?([A-E])\)?(?=[\s.:,)]|$)")
+_CHOICE_ANYWHERE_RE = re.compile(
+    r"\(([A-E])\)|\b(?i:option|choice)\s+\(?([A-E])\b|^\s*\(?([A-E])\)?[.:]?\s*$", re.MULTILINE
+)
 _KEEP_WORDS = {"and", "or", "sqrt", "pi", "sin", "cos", "tan", "log", "ln", "exp", "percent", "pct", "infty"}
 _SHORT = 300
 
@@ -85,16 +88,33 @@ def _refinements(body: str) -> list[str]:
     return [o for o in dict.fromkeys(out) if o.strip() and o != body]
 
 
-def candidates(prediction: str, math_only: bool) -> list[tuple[str, ...]]:
+def _choice_readings(prediction: str, found: Extraction | None) -> list[tuple[str, ...]]:
+    """For a multiple-choice gold: the letter that opens the stated answer
+    ("The answer is (C) 12"), else the last "(C)" / "option C" in the text."""
+    if found is not None and found.source != "last":
+        letter = _CHOICE_START_RE.match(strip_wrappers(found.parts[0]))
+        return [(letter.group(1),)] if letter else []
+    letters = [next(g for g in m.groups() if g) for m in _CHOICE_ANYWHERE_RE.finditer(prediction)]
+    return [(letters[-1],)] if letters else []
+
+
+def candidates(prediction: str, gold: Value) -> list[tuple[str, ...]]:
     """Answer readings of a prediction, most faithful first."""
+    math_only = not isinstance(gold, (Text, Choice))
     found: Extraction | None = extract(prediction, math_only=math_only)
+    if isinstance(gold, Choice):
+        return _choice_readings(prediction, found) + _readings(prediction, found, math_only)
+    return _readings(prediction, found, math_only)
+
+
+def _readings(prediction: str, found: Extraction | None, math_only: bool) -> list[tuple[str, ...]]:
     if found is not None and found.source != "last":
         # A box holds exactly the stated answer: it is read as written, never
         # narrowed to a number inside it ("\\boxed{\\zzz{3}}" is not 3).
         if len(found.parts) > 1 or found.source in ("truncated", "boxed"):
             return [found.parts]
         body = found.parts[0]
-        prose = math_only and found.source != "boxed" and _prose_word(clean(body).text)
+        prose = math_only and _prose_word(clean(body).text)
         return ([] if prose else [found.parts]) + [(r,) for r in _refinements(body)]
     out: list[tuple[str, ...]] = []
     whole = prediction.strip()
@@ -121,7 +141,7 @@ def judge(prediction: str, gold: str) -> Verdict:
         gold_text, gold_value = gold_answer(gold)
     except (Unparseable, RecursionError, MemoryError):
         return Verdict(False, "unparseable", None)
-    readings = candidates(prediction, not isinstance(gold_value, (Text, Choice)))
+    readings = candidates(prediction, gold_value)
     if not readings:
         return Verdict(False, "no_answer", None)
     gold_surface = _surface(gold_text)
@@ -133,6 +153,11 @@ def judge(prediction: str, gold: str) -> Verdict:
             value = _read(parts)
         except (Unparseable, RecursionError, MemoryError):
             continue
-        ok = equivalent(gold_value, value)
+        try:
+            ok = equivalent(gold_value, value)
+        except (RecursionError, MemoryError, ArithmeticError, TypeError, ValueError, AttributeError,
+                NotImplementedError):
+            # sympy gave up on this pair: undecided is not correct.
+            return Verdict(False, "unparseable", extracted)
         return Verdict(ok, "correct" if ok else "incorrect", extracted)
     return Verdict(False, "unparseable", " , ".join(strip_wrappers(p) for p in readings[0]))

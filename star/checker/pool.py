@@ -213,6 +213,8 @@ class _Run:
             except (EOFError, OSError):  # crashed (e.g. killed by the OS) mid-check
                 self._fail_worker(index, "unparseable")
                 continue
+            if task_id != worker.inflight[0]:  # cannot happen: workers answer in order
+                raise RuntimeError(f"checker worker answered task {task_id}, expected {worker.inflight[0]}")
             self.results[task_id] = Verdict(correct, status, extracted)
             worker.inflight.popleft()
             worker.head_started = time.monotonic()

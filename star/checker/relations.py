@@ -11,11 +11,16 @@ single-variable inequality or chain is also a set (``-2 <= x <= 7`` is
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import sympy
 from sympy.core.function import AppliedUndef
 
 from star.checker.values import Ival, Num, Rel, Seq, SetUnion, Text, Value, from_sympy
 
+# compare.equivalent, passed in: relations compare their parts with it, and
+# compare dispatches relations here.
+Equivalence = Callable[[Value, Value], bool]
 _FLIP = {"<": ">", "<=": ">=", ">": "<", ">=": "<=", "=": "=", "!=": "!="}
 _SYMPY_REL = {"<": sympy.Lt, "<=": sympy.Le, ">": sympy.Gt, ">=": sympy.Ge}
 
@@ -52,7 +57,7 @@ def is_assignment(rel: Rel) -> bool:
     return all(op == "=" for op in rel.ops) and symbol_like(rel.parts[0])
 
 
-def same_lhs(gold: Rel, pred: Rel) -> bool:
+def same_lhs(gold: Rel, pred: Rel, equivalent: Equivalence) -> bool:
     """Same name on the left; f(n) and f(x) name the same function."""
     g, p = gold.parts[0], pred.parts[0]
     if isinstance(g, Num) and isinstance(p, Num):
@@ -60,8 +65,6 @@ def same_lhs(gold: Rel, pred: Rel) -> bool:
         if isinstance(a, AppliedUndef) and isinstance(b, AppliedUndef):
             return a.func == b.func and len(a.args) == len(b.args)
         return a == b
-    from star.checker.compare import equivalent
-
     return equivalent(g, p)
 
 
@@ -97,10 +100,10 @@ def _constant_ratio(a: sympy.Expr, b: sympy.Expr) -> sympy.Expr | None:
     return ratio
 
 
-def _single_equal(g_op: str, g: tuple[Value, Value], p_op: str, p: tuple[Value, Value]) -> bool:
+def _single_equal(
+    g_op: str, g: tuple[Value, ...], p_op: str, p: tuple[Value, ...], equivalent: Equivalence
+) -> bool:
     if not all(isinstance(v, Num) for v in (*g, *p)):
-        from star.checker.compare import equivalent
-
         return g_op == p_op and equivalent(g[0], p[0]) and equivalent(g[1], p[1])
     if "in" in (g_op, p_op) or "notin" in (g_op, p_op):
         return False
@@ -114,12 +117,12 @@ def _single_equal(g_op: str, g: tuple[Value, Value], p_op: str, p: tuple[Value, 
     return g_op in ("=", "!=") or bool(ratio.is_positive)
 
 
-def relations_equal(gold: Rel, pred: Rel) -> bool:
+def relations_equal(gold: Rel, pred: Rel, equivalent: Equivalence) -> bool:
     """Link by link: the same number of relations, each equivalent."""
     if len(gold.ops) != len(pred.ops):
         return False
     return all(
-        _single_equal(g_op, gold.parts[i:i + 2], p_op, pred.parts[i:i + 2])
+        _single_equal(g_op, gold.parts[i:i + 2], p_op, pred.parts[i:i + 2], equivalent)
         for i, (g_op, p_op) in enumerate(zip(gold.ops, pred.ops))
     )
 

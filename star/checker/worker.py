@@ -64,7 +64,7 @@ def reply_for(task: Task) -> Reply:
     task_id, prediction, gold = task
     try:
         verdict = judge(prediction, gold)
-    except (MemoryError, RecursionError):
+    except Exception:  # a checker bug must cost one verdict, not the worker
         return task_id, False, "unparseable", None
     return task_id, verdict.correct, verdict.status, verdict.extracted
 

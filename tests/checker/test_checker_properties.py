@@ -86,3 +86,20 @@ def test_interval_closure_matters(lo: int, width: int, closed: tuple[bool, bool]
         return ("[" if flags[0] else "(") + f"{lo}, {lo + width}" + ("]" if flags[1] else ")")
 
     assert judge(f"\\boxed{{{interval(other)}}}", interval(closed)).correct is (other == closed)
+
+
+latexish = st.lists(
+    st.sampled_from(list("0123456789+-*/^()[]{}=<>,.$%! xyzABC") + [
+        "\\frac", "\\sqrt", "\\pi", "\\boxed{", "}", "\\left(", "\\right)", "\\cup", "\\pm", "\\in",
+        "\\le", "\\infty", "\\text{", "\\begin{pmatrix}", "\\end{pmatrix}", "&", "\\\\", "\\sin", "i",
+        "#### ", "The answer is ", "Answer: ", "**", "\\{", "\\}", "0.5", "1,000", "\\%", "^\\circ"]),
+    max_size=30,
+).map("".join)
+
+
+@settings(max_examples=150, deadline=None)
+@given(prediction=st.one_of(latexish, st.text(max_size=40)), gold=st.one_of(latexish, st.text(max_size=15)))
+def test_never_raises_on_arbitrary_text(prediction: str, gold: str) -> None:
+    verdict = judge(prediction, gold)
+    assert verdict.status in ("correct", "incorrect", "no_answer", "unparseable")
+    assert verdict.correct is (verdict.status == "correct")

@@ -56,6 +56,11 @@ CASES = [
     ("The answer is (C).", "C", True),
     ("\\boxed{\\text{(C)}}", "C", True),
     ("The answer is B.", "C", False),
+    ("The answer is (C) 12", "C", True),
+    ("Looking at the options, (A) is wrong and (D) fits.", "D", True),
+    ("I pick option B.", "B", True),
+    ("I pick option B.", "D", False),
+    ("A train leaves at 5 pm.", "A", False),
     # plain text
     ("Therefore, $\\boxed{\\text{Evelyn}}$ is our answer.", "\\text{Evelyn}", True),
     ("\\boxed{\\text{Briana}}", "Evelyn", False),
