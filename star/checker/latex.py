@@ -165,8 +165,10 @@ def rebuild(expr: sympy.Basic) -> sympy.Basic:
         return rebuild(expr.args[0])
     if isinstance(expr, MatrixBase):
         return expr.applyfunc(rebuild)
-    if not expr.args or isinstance(expr, (sympy.Sum, sympy.Product, sympy.Integral, sympy.Limit)):
+    if not expr.args:
         return expr
+    # Rebuilding evaluates arithmetic but not sums, integrals or limits: their
+    # constructors leave them unevaluated (nothing here calls doit()).
     result = expr.func(*[rebuild(a) for a in expr.args])
     if isinstance(result, MatrixExpr):
         result = result.doit()
