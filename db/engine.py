@@ -22,8 +22,8 @@ from db.errors import StoreError
 from db.urls import display_url, parse_url, sqlite_path
 
 SQLITE_BUSY_TIMEOUT_MS = 60_000
-# Rows per multi-row INSERT; SQLAlchemy lowers it further to stay under the
-# driver's bound-parameter limit (32766 on SQLite).
+# Rows per multi-row INSERT for the ORM-level upserts (attempts use db/bulk.py);
+# SQLAlchemy lowers it further to stay under the bound-parameter limit.
 INSERT_PAGE_SIZE = 2_000
 PG_CONNECT_TIMEOUT_S = 10
 
@@ -97,6 +97,17 @@ def open_store(
     except StoreError:
         engine.dispose()
         raise
+    return engine
+
+
+def reachable_engine(url: str) -> Engine:
+    """A one-connection engine on `url`, tested, with no schema check (for `star db`)."""
+    engine = make_engine(url, pool_size=1, max_overflow=0)
+    try:
+        engine.connect().close()
+    except DBAPIError as exc:
+        engine.dispose()
+        raise StoreError(connect_error(display_url(url), exc)) from None
     return engine
 
 

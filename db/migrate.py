@@ -8,15 +8,19 @@ databases, ...).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from alembic.util import CommandError
 from sqlalchemy import Connection, Engine
 
 import migrations
+from db.errors import StoreError
 
 
 def migrations_dir() -> Path:
@@ -60,13 +64,24 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
 
 def upgrade_on(connection: Connection, revision: str = "head") -> None:
     """Apply migrations on an open connection; the caller commits."""
-    command.upgrade(alembic_config(connection), revision)
+    with _revision_errors():
+        command.upgrade(alembic_config(connection), revision)
 
 
 def downgrade(engine: Engine, revision: str = "base") -> None:
-    with engine.connect() as conn:
+    with engine.connect() as conn, _revision_errors():
         command.downgrade(alembic_config(conn), revision)
         conn.commit()
+
+
+@contextmanager
+def _revision_errors() -> Iterator[None]:
+    # A bad --revision (unknown, or below the current one) is a user error.
+    try:
+        yield
+    except CommandError as exc:
+        fix = f"`star db current` shows where the database is (head is {head_revision()})"
+        raise StoreError(f"{exc}; {fix}") from None
 
 
 def check(engine: Engine) -> None:

@@ -97,10 +97,11 @@ def db_group() -> None:
 def db_upgrade(db_url: str | None, revision: str) -> None:
     """Migrate the database to the newest schema (or to --revision)."""
     from db import migrate
+    from db.engine import reachable_engine
     from db.urls import default_database_url, display_url
 
     url = db_url or default_database_url()
-    engine = _checked_engine(url)
+    engine = reachable_engine(url)
     try:
         before = _revision(engine)
         migrate.upgrade(engine, revision)
@@ -116,33 +117,16 @@ def db_upgrade(db_url: str | None, revision: str) -> None:
 def db_current(db_url: str | None) -> None:
     """Print the database's schema revision and the newest one star knows."""
     from db import migrate
+    from db.engine import reachable_engine
     from db.urls import default_database_url, display_url
 
     url = db_url or default_database_url()
-    engine = _checked_engine(url)
+    engine = reachable_engine(url)
     try:
         current = _revision(engine)
     finally:
         engine.dispose()
     click.echo(f"{display_url(url)}: revision {current or 'none'} (head is {migrate.head_revision()})")
-
-
-def _checked_engine(url: str) -> Any:
-    """An engine on `url` without the schema check, connection errors as StoreError."""
-    from sqlalchemy.exc import DBAPIError
-
-    from db.engine import connect_error, make_engine
-    from db.urls import display_url
-
-    engine = make_engine(url, pool_size=1, max_overflow=0)
-    try:
-        engine.connect().close()
-    except DBAPIError as exc:
-        engine.dispose()
-        from db.errors import StoreError
-
-        raise StoreError(connect_error(display_url(url), exc)) from None
-    return engine
 
 
 def _revision(engine: Any) -> str | None:

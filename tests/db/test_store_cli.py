@@ -101,6 +101,7 @@ def test_db_upgrade_and_current(store_url: str) -> None:
     assert f"already at revision {HEAD}" in again.stdout
     assert f"revision {HEAD} (head is {HEAD})" in star("db", "current", "--db", store_url).stdout
     assert star_json("runs", "--db", store_url) == []
+    _fails(["db", "upgrade", "--db", store_url, "--revision", "zzz"], "`star db current` shows where")
 
 
 def _fails(args: list[str], message: str) -> None:
