@@ -162,21 +162,25 @@ def _write_jsonl(batches: Iterable[list[dict]], _schema: pa.Schema, out: Path) -
     return count
 
 
+def _write_tables(writer: Any, batches: Iterable[list[dict]], schema: pa.Schema) -> int:
+    """Feed batches to a pyarrow writer (Parquet or IPC stream); returns the row count."""
+    count = 0
+    for batch in batches:
+        writer.write_table(pa.Table.from_pylist(batch, schema=schema))
+        count += len(batch)
+    return count
+
+
 def _write_parquet(batches: Iterable[list[dict]], schema: pa.Schema, out: Path) -> int:
     import pyarrow.parquet as pq
 
-    count = 0
     with _atomic(out) as tmp, pq.ParquetWriter(tmp, schema) as writer:
-        for batch in batches:
-            writer.write_table(pa.Table.from_pylist(batch, schema=schema))
-            count += len(batch)
-    return count
+        return _write_tables(writer, batches, schema)
 
 
 def _write_hf(batches: Iterable[list[dict]], schema: pa.Schema, out: Path) -> int:
     import datasets  # slow import; only this format needs it
 
-    count = 0
     scratch_dir = tempfile.TemporaryDirectory(dir=out.parent, prefix=f".{out.name}.scratch-")
     with _atomic(out) as tmp, scratch_dir as scratch:
         # An Arrow stream file is what datasets memory-maps; building the
@@ -184,9 +188,7 @@ def _write_hf(batches: Iterable[list[dict]], schema: pa.Schema, out: Path) -> in
         # the user's ~/.cache/huggingface.
         rows_file = os.path.join(scratch, "rows.arrow")
         with pa.OSFile(rows_file, "wb") as sink, pa.ipc.new_stream(sink, schema) as writer:
-            for batch in batches:
-                writer.write_table(pa.Table.from_pylist(batch, schema=schema))
-                count += len(batch)
+            count = _write_tables(writer, batches, schema)
         datasets.Dataset.from_file(rows_file).save_to_disk(str(tmp))
     return count
 
