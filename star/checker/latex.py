@@ -17,7 +17,8 @@ from fractions import Fraction
 from functools import lru_cache
 
 import sympy
-from latex2sympy2_extended.latex2sympy2 import ConversionConfig, latex2sympy
+from antlr4.atn.PredictionMode import PredictionMode
+from latex2sympy2_extended.latex2sympy2 import ConversionConfig, _Latex2Sympy
 from latex2sympy2_extended.math_normalization import NormalizationConfig, normalize_latex
 from sympy.matrices import MatrixBase
 from sympy.matrices.expressions import MatrixExpr
@@ -25,6 +26,7 @@ from sympy.matrices.expressions import MatrixExpr
 from star.checker.limits import (
     MAX_ANSWER_CHARS,
     MAX_BITS,
+    MAX_DIGITS,
     MAX_FACTORIAL,
     MAX_MATRIX_SIDE,
     MAX_NESTING,
@@ -196,6 +198,46 @@ def _atom(text: str) -> sympy.Basic | None:
     return None
 
 
+class _TwoStageParser(_Latex2Sympy):
+    """latex2sympy2_extended's converter with ANTLR's two-stage parsing.
+
+    The fast SLL prediction mode is tried first; where it reports a syntax
+    error the text is parsed again in the default full-LL mode. SLL never
+    accepts what LL rejects, and on 2,778 answers (MATH-500, math-verify's
+    cases, generated expressions) every SLL parse equalled the LL parse; it is
+    about three times faster.
+    """
+
+    sll = True
+
+    def create_parser(self, latex_str: str):  # type: ignore[no-untyped-def]
+        parser = super().create_parser(latex_str)
+        if self.sll:
+            parser._interp.predictionMode = PredictionMode.SLL
+        return parser
+
+    def parse_number(self, text: str) -> sympy.Rational:
+        """A NUMBER token as an exact rational. The parent hands the token to
+        sympy.Number, i.e. to sympify and eval; this reads it with Fraction."""
+        text = text.replace(",", "")
+        mantissa, _, exponent = text.lower().partition("e")
+        if len(mantissa) > MAX_DIGITS or len(exponent) > 3:
+            raise Unparseable("number too large")
+        value = Fraction(text)
+        return sympy.Rational(value.numerator, value.denominator)
+
+
+def _convert(normalized: str) -> object:
+    converter = _TwoStageParser(None, is_real=True, convert_degrees=False, config=_CONVERSION)
+    try:
+        return converter.parse(normalized)
+    except (RecursionError, MemoryError, Unparseable):
+        raise
+    except Exception:  # the grammar raises plain Exception on syntax errors
+        converter.sll = False
+        return converter.parse(normalized)
+
+
 @lru_cache(maxsize=4096)
 def parse_latex(text: str) -> sympy.Basic | MatrixBase:
     """Parse one scalar or matrix LaTeX answer into an exact, evaluated sympy object.
@@ -211,7 +253,7 @@ def parse_latex(text: str) -> sympy.Basic | MatrixBase:
     if not normalized.strip():
         raise Unparseable("empty answer")
     try:
-        expr = latex2sympy(normalized, is_real=True, normalization_config=None, conversion_config=_CONVERSION)
+        expr = _convert(normalized)
     except (RecursionError, MemoryError) as exc:
         raise Unparseable(f"too complex: {type(exc).__name__}") from exc
     except Exception as exc:  # the grammar raises plain Exception on syntax errors

@@ -82,11 +82,22 @@ def _strip_unit_tail(text: str) -> str:
     return match.group("value").strip()
 
 
+def depths(text: str) -> list[int]:
+    """Bracket depth before each character; any of {([ opens and })] closes,
+    because intervals such as [0, 1) mix bracket kinds."""
+    out, depth = [], 0
+    for ch in text:
+        if ch in "})]":
+            depth -= 1
+        out.append(depth)
+        if ch in "{([":
+            depth += 1
+    return out
+
+
 def _join_thousands(text: str) -> str:
     """1,234,567 -> 1234567. Inside brackets one group is a tuple, not a number:
     (12,102) stays a pair; at the top level 12,102 is read as twelve thousand."""
-    from star.checker.values import depths
-
     level = depths(text)
 
     def join(match: re.Match[str]) -> str:

@@ -20,7 +20,7 @@ from sympy.matrices import MatrixBase
 from star.checker.arith import ArithError, evaluate, parse_number
 from star.checker.latex import Unparseable, parse_latex
 from star.checker.limits import MAX_ELEMENTS, MAX_NESTING
-from star.checker.normalize import clean
+from star.checker.normalize import clean, depths
 
 
 @dataclass(frozen=True)
@@ -85,7 +85,6 @@ class Alt:
 
 Value = Union[Num, Rel, Seq, Ival, SetUnion, Mat, Text, Choice, Alt]
 
-_OPEN, _CLOSE = "{([", "})]"
 _LIST_SEP_RE = re.compile(r",|\s+(?:and|or)\s+|\s*\bor\b\s*(?=[(\[\\])")
 _REL_RE = re.compile(
     r"\\(?:leq?|geq?|lt|gt|neq?|approx|in|notin)(?![A-Za-z])|<=|>=|!=|≤|≥|≠|≈|=|<|>"
@@ -100,19 +99,6 @@ _DECIMAL_RE = re.compile(r"^-?(?:\d+(?:\.\d+)?|\.\d+)$")
 _DECIMAL_COMMA_RE = re.compile(r"^-?\d+,\d+$")
 _CHOICE_RE = re.compile(r"^\(?([A-E])\)?$")
 _PROSE_RE = re.compile(r"^[A-Za-z][A-Za-z\s'\-.,!?]*$")
-
-
-def depths(text: str) -> list[int]:
-    """Bracket depth before each character; any of {([ opens and })] closes,
-    because intervals such as [0, 1) mix bracket kinds."""
-    out, depth = [], 0
-    for ch in text:
-        if ch in _CLOSE:
-            depth -= 1
-        out.append(depth)
-        if ch in _OPEN:
-            depth += 1
-    return out
 
 
 def split_top(text: str, regex: re.Pattern[str]) -> tuple[list[str], list[str]]:
