@@ -203,7 +203,7 @@ def rationales_cmd(
     run: str, round_index: int | None, problem: str | None, kind: str | None,
     correct: bool | None, contains: str | None, limit: int, db_url: str | None, as_json: bool,
 ) -> None:
-    """List stored attempts (rationales) of RUN, oldest first."""
+    """List stored attempts (rationales) of RUN, by round and oldest first."""
     from db.queries import RationaleFilter, attempt_dict, list_rationales
 
     flt = RationaleFilter(run=run, round_index=round_index, problem=problem, kind=kind,
