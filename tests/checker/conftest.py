@@ -23,6 +23,12 @@ def load_gsm8k() -> list[dict[str, str]]:
 
 
 @pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """../shared/data next to the repository (GSM8K, MATH-500)."""
+    return DATA
+
+
+@pytest.fixture(scope="session")
 def gsm8k_rows() -> list[dict[str, str]]:
     rows = load_gsm8k()
     assert len(rows) > 8000, f"GSM8K not found under {DATA}"
