@@ -22,7 +22,9 @@ from star.checker.verdict import StepVerdict
 
 _ANNOTATION_RE = re.compile(r"<<(?P<lhs>[^<>=]{1,200})=(?P<rhs>[^<>=]{1,60})>>")
 _NUM = r"\$?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?%?|\$?\.\d+%?"
-_OP = r"\s*(?:[-+*/×÷^]|\s[xX]\s)\s*"
+# An operator has spaces on both sides or on neither: "4+ 8+3+1=12" (the
+# arithmetic task's scratchpad) is two groups, "4+" and "8+3+1=12", not one sum.
+_OP = r"(?:\s+[-+*/×÷^]\s+|[-+*/×÷^]|\s+[xX]\s+)"
 _OPERAND = rf"(?:\(\s*)*-?(?:{_NUM})(?:\s*\))*"
 # lhs: operands joined by at least one operator; rhs: one number.
 _STATEMENT_RE = re.compile(
@@ -34,7 +36,7 @@ _EXPRESSION_CHARS = set("+-*/×÷^=–—(<>)0123456789")
 # After the result: more expression, a mixed number ("= 1 1/2", "= 5 and 2/3"),
 # digit groups ("= 18 000"), a clock time or a unit change ("= 50 cents").
 _CONTINUES_RE = re.compile(
-    r"^(?:[\d.:,]\d|\s*[-+*/×÷^–—=(]|\s+[xX]\s|[A-Za-z\d]|\s+\d|\s+and\s+\(?\$?\d|\s*cents?\b)"
+    r"^(?:[\d.:,]\d|\s*[-+*/×÷^–—=(]|\s+[xX]\s|[A-Za-z\d]|\s+\d|\s+and\s+\(?\$?\d+\s*/|\s*cents?\b)"
 )
 _LEADING_ZERO_RE = re.compile(r"(?<![\d.])0\d")
 _DOUBLE_DIVISION_RE = re.compile(r"/\s*[\d.,]+\s*/")
@@ -105,8 +107,8 @@ def _self_contained(text: str, start: int, end: int) -> bool:
         return False
     if stripped.endswith(",") and stripped[-2:-1].isdigit():
         return False
-    if same_line and re.search(r"\d\s+and$", stripped):  # "12 x 1 and 1/4"
-        return False
+    if same_line and re.search(r"\d\s+and$", stripped) and re.match(r"\d+\s*/", text[start:end]):
+        return False  # the fraction of a mixed number: "12 x 1 and 1/4 = 15"
     return not _CONTINUES_RE.match(text[end:end + 12])
 
 

@@ -79,6 +79,12 @@ def test_surface_noise_is_stripped(prediction: str, gold: str) -> None:
     assert judge(prediction, gold).correct
 
 
+def test_multi_line_rationale_without_marker_uses_its_last_number() -> None:
+    scratchpad = "482+39 1+7=8 >8\n48+3 2+9=11 >18\n4+ 8+3+1=12 >218\n+ 4+0+1=5 >5218"
+    verdict = judge(scratchpad, "5218")
+    assert verdict.correct and verdict.extracted == "5218"
+
+
 def test_loop_formats_extract() -> None:
     assert judge("1234\n+3984\n-----\nAnswer: 5218", "5218").correct
     assert judge("She has 8*9 = <<8*9=72>>72 apples.\n#### 72", "72").correct

@@ -64,6 +64,13 @@ def test_not_plain_arithmetic_is_not_checked() -> None:
         assert verdict.ok and verdict.checked == 0, text
 
 
+def test_operator_spacing_decides_what_a_statement_is() -> None:
+    scratchpad = "482+39 1+7=8 >8\n48+3 2+9=11 >18\n4+ 8+3+1=12 >218\n+ 4+0+1=5 >5218\nAnswer: 5218\n"
+    assert check_steps(scratchpad).ok
+    verdict = check_steps("so ( 4 * 5 ) = 20 and 0.2 x 50 = 10 and 48 + 24 = 72")
+    assert verdict.ok and verdict.checked == 3
+
+
 def test_huge_powers_are_refused_not_computed() -> None:
     verdict = check_steps("<<9^9^9^9=1>> and 2^2^2^2^2^2=5")
     assert verdict.ok and verdict.checked == 0
@@ -86,4 +93,4 @@ def test_gsm8k_references_are_rarely_flagged(gsm8k_rows: list[dict[str, str]]) -
     flagged = [check_steps(row["answer"]).first_wrong_text for row in gsm8k_rows]
     wrong = [text for text in flagged if text is not None]
     assert "192*100=$1920" in wrong and "$32 - $20 = $300" in wrong
-    assert len(wrong) <= 19
+    assert len(wrong) <= 18
