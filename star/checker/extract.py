@@ -160,6 +160,8 @@ def _phrase_body(text: str, match: re.Match[str]) -> str | None:
         if cut >= 0 and not re.match(r"\s*[\d$\\(\[-]", body):
             body = body[cut + 4:]
     body = _FILLER_RE.sub("", body).replace('\\"', "").strip().strip('"').strip()
+    if body.endswith("!") and not re.search(r"[$\\]", body):
+        body = body[:-1]  # in prose, "The answer is 5!" is an exclamation, not 5 factorial
     if not body or re.match(r"not\b|incorrect\b|wrong\b", body, re.IGNORECASE):
         return None
     return body

@@ -121,7 +121,7 @@ def clean(text: str) -> Cleaned:
     text = re.sub(r"\b(?:dollars?|cents?|euros?)\b", "", text, flags=re.IGNORECASE)
     text = _DEGREE_RE.sub("", text)
     text = _GLUED_CONNECTOR_RE.sub(r" \1 ", text)
-    text = re.sub(r"\s+", " ", text).strip().rstrip(".;:!").strip()
+    text = re.sub(r"\s+", " ", text).strip().rstrip(".;:").strip()  # not "!": 5! is 120
     percent = False
     while (match := _PERCENT_RE.search(text)) is not None and match.start() > 0:
         percent, text = True, text[:match.start()].strip()

@@ -19,7 +19,7 @@ from sympy.matrices import MatrixBase
 
 from star.checker.arith import ArithError, evaluate, parse_number
 from star.checker.latex import Unparseable, parse_latex
-from star.checker.limits import MAX_ELEMENTS, MAX_NESTING
+from star.checker.limits import MAX_ANSWER_CHARS, MAX_ELEMENTS, MAX_NESTING
 from star.checker.normalize import clean, depths
 
 
@@ -118,6 +118,8 @@ def interpret(text: str, depth: int = 0) -> Value:
     """Read one answer; raise Unparseable when it is not an answer we can read."""
     if depth > MAX_NESTING:
         raise Unparseable("answer nested too deeply")
+    if len(text) > 4 * MAX_ANSWER_CHARS:  # before any regex runs over it
+        raise Unparseable(f"answer longer than {4 * MAX_ANSWER_CHARS} characters")
     cleaned = clean(text)
     value = _interpret_clean(cleaned.text, depth)
     if cleaned.percent and isinstance(value, Num):

@@ -53,3 +53,10 @@ def test_different_latex(prediction: str, gold: str) -> None:
 def test_unsupported_commands_are_unparseable_not_guessed() -> None:
     verdict = judge("\\boxed{\\zzz{3}}", "3")
     assert verdict.status == "unparseable" and not verdict.correct
+
+
+def test_factorials() -> None:
+    assert judge("\\boxed{5!}", "120").correct
+    assert judge("The answer is $5!$.", "120").correct
+    assert judge("The answer is 5!", "5").correct  # prose: an exclamation mark
+    assert judge("\\boxed{(10^{10})!}", "5").status == "unparseable"  # refused, not computed
