@@ -91,7 +91,8 @@ def load_cases(tests_dir: Path) -> list[Case]:
                     row = dict(zip(names, (_literal(v) for v in element.elts)))
                     expected = int(row.pop("expected", row.pop("result", 0)))
                     gold, pred = row.pop("gold"), row.pop("pred")
-                    cases.append(Case(gold, pred, expected, f"{path.name}::{node.name}", tuple(sorted(row.items()))))
+                    source = f"{path.name}::{node.name}"
+                    cases.append(Case(gold, pred, expected, source, tuple(sorted(row.items()))))
     return cases
 
 

@@ -125,7 +125,8 @@ def _intervals(gold: Ival, pred: Ival) -> bool:
 
 
 def _unions(gold: SetUnion, pred: SetUnion) -> bool:
-    if len(gold.parts) == len(pred.parts) and _matches(gold.parts, pred.parts) and _matches(pred.parts, gold.parts):
+    same_size = len(gold.parts) == len(pred.parts)
+    if same_size and _matches(gold.parts, pred.parts) and _matches(pred.parts, gold.parts):
         return True
     return _as_sets_equal(gold, pred)
 

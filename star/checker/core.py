@@ -120,7 +120,8 @@ def _readings(prediction: str, found: Extraction | None, math_only: bool) -> lis
     whole = prediction.strip()
     # A bare answer ("x = 5", "\\frac{1}{2}") is one line; a multi-line
     # rationale without a marker is judged by its last number instead.
-    if strip_wrappers(whole) and "\n" not in whole and len(whole) <= _SHORT and not (math_only and _prose_word(clean(whole).text)):
+    bare = strip_wrappers(whole) and "\n" not in whole and len(whole) <= _SHORT
+    if bare and not (math_only and _prose_word(clean(whole).text)):
         out.append((whole,))
     if found is not None:
         out.append(found.parts)

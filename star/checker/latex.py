@@ -68,7 +68,6 @@ _NORMALIZATION = NormalizationConfig(
 )
 _CONVERSION = ConversionConfig(interpret_as_mixed_fractions=True, lowercase_symbols=True)
 _FACTORIAL_LIKE = (sympy.factorial, sympy.factorial2, sympy.binomial, sympy.gamma, sympy.subfactorial)
-_UNIT_I = sympy.Symbol("i", real=True)
 
 
 def precheck(text: str) -> None:

@@ -22,7 +22,9 @@ _CURRENCY_RE = re.compile(r"\\\$|[€£¥₹]|\\(?:euro|pounds)\b|\b(?:USD|Rs\.?
 # 1,234 / 1{,}234 / 1,\!234: a comma between digit groups of three.
 _THOUSANDS_RE = re.compile(r"(?<![\d.,])([1-9]\d{0,2})((?:\{,\}\d{3}|,\d{3})+)(?![\d,]|\{,\})")
 _SPACE_THOUSANDS_RE = re.compile(r"^-?\d{1,3}(?: \d{3})+(?:\.\d+)?$")
-_TEXT_CMD_RE = re.compile(r"\\(?:text|textnormal|textrm|textbf|textit|mbox|mathrm|mathbf|mathit|mathsf|operatorname\*?)\s*\{")
+_TEXT_CMD_RE = re.compile(
+    r"\\(?:text|textnormal|textrm|textbf|textit|mbox|mathrm|mathbf|mathit|mathsf|operatorname\*?)\s*\{"
+)
 _UNIT_TAIL_RE = re.compile(r"^(?P<value>.*?[\d}\)\]])\s*(?P<unit>(?:[A-Za-z]+\.?(?:\^\{?\d\}?|²|³)?\s*){1,3})$")
 _DOUBLE_BACKSLASH_CMD_RE = re.compile(
     r"(?<!\\)\\\\(?=(?:le|ge|leq|geq|lt|gt|ne|neq|frac|dfrac|tfrac|sqrt|pi|in|cup|cap|infty|left|right|"

@@ -70,7 +70,9 @@ def step_ok(lhs: str, rhs: str) -> bool | None:
     except (ArithError, ValueError, ZeroDivisionError):
         return None
     # "(4/10)*100 = 40%": a percent result may be meant with or without the sign.
-    targets = [(right, places), (right * 100, max(0, places - 2))] if rhs.strip().endswith("%") else [(right, places)]
+    targets = [(right, places)]
+    if rhs.strip().endswith("%"):
+        targets.append((right * 100, max(0, places - 2)))
     return any(left == value or _rounds_to(left, value, digits) for value, digits in targets for left in lefts)
 
 

@@ -76,9 +76,20 @@ def _check_file(path: str, workers: int, timeout: float) -> None:
     type=click.Path(dir_okay=False, allow_dash=True),
     help="A file of JSON lines with 'gold' and 'prediction' ('-' for stdin); other fields pass through.",
 )
-@click.option("--workers", "-w", type=click.IntRange(min=1), default=None, help="Checker processes (default: CPUs, at most 8).")
-@click.option("--timeout", "-t", type=click.FloatRange(min=0, min_open=True), default=5.0, show_default=True, help="Seconds per check before its worker is killed.")
-def check_command(gold: str | None, prediction: str | None, jsonl: str | None, workers: int | None, timeout: float) -> None:
+@click.option(
+    "--workers", "-w", type=click.IntRange(min=1), default=None, help="Checker processes (default: CPUs, at most 8)."
+)
+@click.option(
+    "--timeout",
+    "-t",
+    type=click.FloatRange(min=0, min_open=True),
+    default=5.0,
+    show_default=True,
+    help="Seconds per check before its worker is killed.",
+)
+def check_command(
+    gold: str | None, prediction: str | None, jsonl: str | None, workers: int | None, timeout: float
+) -> None:
     """Judge predictions against gold answers; print JSON verdicts.
 
     Each verdict has `correct`, `status` (correct, incorrect, no_answer,
