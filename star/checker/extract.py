@@ -49,6 +49,9 @@ _FILLER_RE = re.compile(
     r"that\b|equal\s+to\b|the\s+(?:number|value)\b|given\s+by\b)+",
     re.IGNORECASE,
 )
+# A few-shot model that goes on to write the next exercise ("\n\nQ: Tom has
+# 3 apples ...") has finished its answer: the rest is not part of it.
+_NEXT_QUESTION_RE = re.compile(r"(?<=\S)\s*\n\s*(?:Q|Question|Problem)\s*\d*\s*:", re.IGNORECASE)
 _HOPE_RE = re.compile(r"\s*I hope it is correct.*$", re.IGNORECASE | re.DOTALL)
 
 
@@ -159,7 +162,7 @@ def _phrase_body(text: str, match: re.Match[str]) -> str | None:
         cut = max(outside.rfind(" is "), outside.rfind(" are "))
         if cut >= 0 and not re.match(r"\s*[\d$\\(\[-]", body):
             body = body[cut + 4:]
-    body = _FILLER_RE.sub("", body).replace('\\"', "").strip().strip('"').strip()
+    body = _FILLER_RE.sub("", body).replace('\\"', "").strip().strip('"').strip().rstrip(".").strip()
     if body.endswith("!") and not re.search(r"[$\\]", body):
         body = body[:-1]  # in prose, "The answer is 5!" is an exclamation, not 5 factorial
     if not body or re.match(r"not\b|incorrect\b|wrong\b", body, re.IGNORECASE):
@@ -217,6 +220,9 @@ def extract(text: str, *, math_only: bool = True) -> Extraction | None:
     """
     if len(text) > MAX_PREDICTION_CHARS:
         text = text[-MAX_PREDICTION_CHARS:]  # answers come last
+    continuation = _NEXT_QUESTION_RE.search(text)
+    if continuation:
+        text = text[:continuation.start()]
     boxes, unclosed = _boxes(text)
     explicit = _box_groups(boxes, text) + _phrases(text)
     if math_only:

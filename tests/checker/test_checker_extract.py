@@ -85,6 +85,11 @@ def test_multi_line_rationale_without_marker_uses_its_last_number() -> None:
     assert verdict.correct and verdict.extracted == "5218"
 
 
+def test_a_following_exercise_is_not_part_of_the_answer() -> None:
+    assert judge("So she has 5 apples left.\n\nQ: Tom has 3 apples. How many?", "5").correct
+    assert judge("#### 72\n\nQuestion: Weng earns $12 an hour ... #### 10", "72").correct
+
+
 def test_loop_formats_extract() -> None:
     assert judge("1234\n+3984\n-----\nAnswer: 5218", "5218").correct
     assert judge("She has 8*9 = <<8*9=72>>72 apples.\n#### 72", "72").correct
