@@ -33,10 +33,11 @@ _STATEMENT_RE = re.compile(
 # Characters that, just before a statement, make it the tail of a longer
 # expression: operators, and digits or ")" for juxtaposition ("1/2 (68) + 10").
 _EXPRESSION_CHARS = set("+-*/×÷^=–—(<>)0123456789")
-# After the result: more expression, a mixed number ("= 1 1/2", "= 5 and 2/3"),
-# digit groups ("= 18 000"), a clock time or a unit change ("= 50 cents").
+# After the result, on the same line: more expression, a mixed number
+# ("= 1 1/2", "= 5 and 2/3"), digit groups ("= 18 000"), a clock time or a unit
+# change ("= 50 cents").
 _CONTINUES_RE = re.compile(
-    r"^(?:[\d.:,]\d|\s*[-+*/×÷^–—=(]|\s+[xX]\s|[A-Za-z\d]|\s+\d|\s+and\s+\(?\$?\d+\s*/|\s*cents?\b)"
+    r"^(?:[\d.:,]\d|[ \t]*[-+*/×÷^–—=(]|[ \t]+[xX]\s|[A-Za-z\d]|[ \t]+\d|[ \t]+and\s+\(?\$?\d+\s*/|[ \t]*cents?\b)"
 )
 _LEADING_ZERO_RE = re.compile(r"(?<![\d.])0\d")
 _DOUBLE_DIVISION_RE = re.compile(r"/\s*[\d.,]+\s*/")

@@ -94,3 +94,8 @@ def test_gsm8k_references_are_rarely_flagged(gsm8k_rows: list[dict[str, str]]) -
     wrong = [text for text in flagged if text is not None]
     assert "192*100=$1920" in wrong and "$32 - $20 = $300" in wrong
     assert len(wrong) <= 18
+
+
+def test_steps_on_consecutive_lines_are_each_checked() -> None:
+    verdict = check_steps("48/2 = <<48/2=24>>24 clips\n7+5+1=13\n2*3=7")
+    assert (verdict.ok, verdict.first_wrong_index, verdict.first_wrong_text, verdict.checked) == (False, 2, "2*3=7", 3)
