@@ -30,10 +30,14 @@ _BOLD_RE = re.compile(r"\*\*(?P<body>[^*\n]{1,120})\*\*")
 # or a connector word among few others (e.g. "\quad \text{and} \quad").
 _CONNECTOR_RE = re.compile(r"(?:\band\b|\bor\b|[,;&])", re.IGNORECASE)
 _MAX_GAP = 60
+# Only the last markers of each kind are examined: the answer comes last, and
+# this keeps a text of 50,000 "\boxed{" or "answer is" linear to scan.
+_LAST_MARKERS = 64
 
 # Math delimiters, most specific first; inline forms may not span lines.
 _SEGMENT_RE = re.compile(
-    r"\$\$(?P<dd>.+?)\$\$|\\\[(?P<db>.+?)\\\]|\\\((?P<ip>.+?)\\\)|(?<![\\\d])\$(?P<id>(?:\\\$|[^$\n])+?)(?<!\\)\$",
+    r"\$\$(?P<dd>.{1,1000}?)\$\$|\\\[(?P<db>.{1,1000}?)\\\]|\\\((?P<ip>.{1,1000}?)\\\)"
+    r"|(?<![\\\d])\$(?P<id>(?:\\\$|[^$\n])+?)(?<!\\)\$",
     re.DOTALL,
 )
 # A number in prose: thousands separators, a decimal point or comma, a simple
@@ -96,7 +100,8 @@ def _boxes(text: str) -> tuple[list[tuple[int, int, str]], int | None]:
     start of the last box that never closes (None if every box closes)."""
     boxes: list[tuple[int, int, str]] = []
     unclosed = None
-    pos = 0
+    starts = [m.start() for m in _BOX_RE.finditer(text)]
+    pos = starts[-_LAST_MARKERS] if len(starts) > _LAST_MARKERS else 0
     while (match := _BOX_RE.search(text, pos)) is not None:
         if match.group(0).endswith("{"):
             end = balanced_group(text, match.end() - 1)
@@ -172,11 +177,11 @@ def _phrase_body(text: str, match: re.Match[str]) -> str | None:
 
 def _phrases(text: str) -> list[Extraction]:
     found = []
-    for match in _PHRASE_RE.finditer(text):
+    for match in list(_PHRASE_RE.finditer(text))[-_LAST_MARKERS:]:
         body = _phrase_body(text, match)
         if body:
             found.append(Extraction((body,), match.end(), "phrase"))
-    for match in _HASH_RE.finditer(text):
+    for match in list(_HASH_RE.finditer(text))[-_LAST_MARKERS:]:
         body = match.group("body").strip()
         if body:
             found.append(Extraction((body,), match.start("body"), "####"))

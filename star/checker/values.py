@@ -147,6 +147,8 @@ def _interpret_clean(s: str, depth: int) -> Value:
     if len(pieces) > 1:
         return SetUnion(tuple(interpret(p, depth + 1) for p in pieces))
     if re.search(r"\\[pm]m(?![A-Za-z])", s):
+        if len(re.findall(r"\\[pm]m(?![A-Za-z])", s)) > 4:  # each one doubles the answer
+            raise Unparseable("more than four \\pm in one answer")
         return _plus_minus(s, depth)
     bracketed = _bracketed(s, depth)
     if bracketed is not None:
@@ -176,6 +178,8 @@ def _list(pieces: list[str], kind: str, depth: int) -> Seq:
 def _relation(pieces: list[str], ops: list[str], depth: int) -> Value:
     """x = 5+5+1 = 1/3 \\approx 0.33: an approximation after an equation is an
     aside, dropped; an approximation alone ("x \\approx 11") is the answer."""
+    if len(pieces) > MAX_ELEMENTS:
+        raise Unparseable(f"more than {MAX_ELEMENTS} links in a relation chain")
     while len(ops) > 1 and ops[-1] == "~" and "=" in ops[:-1]:
         ops, pieces = ops[:-1], pieces[:-1]
     ops = ["=" if op == "~" else op for op in ops]

@@ -124,3 +124,24 @@ def test_worker_memory_cap_turns_a_runaway_allocation_into_memory_error() -> Non
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=REPO)
     assert result.stdout.strip() == "capped", result.stderr
+
+
+REPEATED = [
+    "\\[" * 30_000,
+    "\\(" * 30_000,
+    "\\boxed{" * 20_000,
+    "answer is " * 10_000,
+    "#### " * 20_000,
+    "\\boxed{1} " * 20_000,
+    "$a" * 40_000,
+    "\\left(" * 20_000,
+]
+
+
+def test_repeated_markers_are_scanned_in_linear_time(pool: Checker) -> None:
+    # Quadratic scans would still be killed at the timeout; they must not get there.
+    started = time.monotonic()
+    verdicts = pool.check_many([(text, "5") for text in REPEATED])
+    assert time.monotonic() - started < 10.0
+    assert not any(v.correct for v in verdicts)
+    assert "timeout" not in {v.status for v in verdicts}
