@@ -1,0 +1,26 @@
+# Two entry points for a fresh machine (see README):
+#   make run    set up .venv, then `star run` on the embedded default
+#   make test   set up .venv, make sure PostgreSQL is up, then run every test
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: run test setup bench
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml scripts/setup_venv.sh
+	bash scripts/setup_venv.sh $(VENV)
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(VENV)/bin/star run
+
+test: $(STAMP)
+	bash scripts/ensure_postgres.sh
+	$(VENV)/bin/pytest
+
+bench: $(STAMP)
+	$(PY) bench/generation.py
+	$(PY) bench/checker.py
+	$(PY) bench/store.py

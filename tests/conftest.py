@@ -1,0 +1,45 @@
+"""Session-wide fixtures: the shared data folder, a tiny test model, one Ray instance.
+
+Ray's local start takes seconds and the tiny model takes a minute or two to
+build, so both are made once per test session and shared.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO.parent / "shared" / "data"
+
+# A quicker recipe than the embedded default's: good enough to solve some short
+# sums (so rounds have accepted and failed problems), fast enough for CI.
+TEST_RECIPE = dict(steps=250, seed_counts=(100, 200, 20, 0, 0))
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Path of a seed-trained tiny arithmetic model (built once per session).
+
+    Set STAR_TEST_MODEL_CACHE to a folder to reuse it across sessions while developing.
+    """
+    from star.tiny_model import TinyModelRecipe, ensure_tiny_model
+
+    cache = os.environ.get("STAR_TEST_MODEL_CACHE")
+    cache_dir = Path(cache) if cache else tmp_path_factory.mktemp("models")
+    return ensure_tiny_model(cache_dir, TinyModelRecipe(**TEST_RECIPE), progress=False)
+
+
+@pytest.fixture(scope="session")
+def ray_session() -> Iterator[None]:
+    """One local Ray instance for the whole session (Ray picks free ports; Redis owns 6379)."""
+    import ray
+
+    os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")
+    if not ray.is_initialized():
+        ray.init(num_cpus=2, include_dashboard=False, logging_level="WARNING", log_to_driver=False)
+    yield
+    ray.shutdown()
