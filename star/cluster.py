@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from star.config import StarConfig
 from star.generation import EngineSpec
+from star.tasks.base import Task
 
 
 @dataclass
@@ -36,11 +37,11 @@ def engine_spec(config: StarConfig, model_path: str) -> EngineSpec:
         model=model_path, dtype=dtype, max_model_len=gen.max_model_len,
         tensor_parallel_size=max(1, gen.gpus_per_generator),
         gpu_memory_utilization=gen.gpu_memory_utilization, cpu_kv_cache_gb=gen.cpu_kv_cache_gb,
-        enforce_eager=gen.enforce_eager, seed=config.seed,
+        enforce_eager=gen.enforce_eager, seed=config.seed, on_cpu=gen.gpus_per_generator == 0,
     )
 
 
-def start_workers(config: StarConfig, model_path: str) -> Workers:
+def start_workers(config: StarConfig, model_path: str, task: Task) -> Workers:
     """Create generator, checker and trainer actors with the resources the config asks for."""
     from workers.checker_pool import CheckerActor
     from workers.generator import GeneratorActor
@@ -53,7 +54,7 @@ def start_workers(config: StarConfig, model_path: str) -> Workers:
         options = _generator_options(gpus)
         generators.append(GeneratorActor.options(**options).remote(spec))
     checker = CheckerActor.options(num_cpus=0).remote(
-        config.checker.workers, config.checker.timeout, config.task, config.accept
+        config.checker.workers, config.checker.timeout, task, config.accept
     )
     trainer = TrainerActor.options(num_cpus=0 if config.trainer.gpus == 0 else config.trainer.cpus,
                                    num_gpus=config.trainer.gpus).remote()

@@ -27,6 +27,8 @@ class GenRequest:
     max_tokens: int
     stop: tuple[str, ...]
     seed: int
+    #: (role, content) turns for models with a chat template; empty = send `prompt` as text
+    messages: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,7 @@ class EngineSpec:
     cpu_kv_cache_gb: float = 2.0
     enforce_eager: bool = True
     seed: int = 0
+    on_cpu: bool = True
 
 
 class VllmEngine:
@@ -72,6 +75,13 @@ class VllmEngine:
         kwargs: dict[str, Any] = {}
         if spec.tensor_parallel_size > 1:
             kwargs["distributed_executor_backend"] = "ray"
+        if spec.on_cpu:
+            # vLLM rewinds a seeded request's generator when a chunked prefill
+            # discards its token, which CPU generators cannot do ("CPU Generator
+            # does not use offset"). Whole prefills avoid it and keep per-request
+            # seeds reproducible whatever the batch composition.
+            kwargs["enable_chunked_prefill"] = False
+            kwargs["max_num_batched_tokens"] = max(spec.max_model_len, 4096)
         self.llm = LLM(
             model=spec.model, dtype=spec.dtype, max_model_len=spec.max_model_len,
             tensor_parallel_size=spec.tensor_parallel_size,
@@ -89,12 +99,12 @@ class VllmEngine:
         self.llm.reset_prefix_cache()
         self.model_path = path
 
-    def generate(self, requests: list[GenRequest], chat: bool = False) -> list[Completion]:
+    def generate(self, requests: list[GenRequest]) -> list[Completion]:
         from vllm import SamplingParams
 
         if not requests:
             return []
-        prompts = [self._render(r.prompt, chat) for r in requests]
+        prompts = [self._render(r) for r in requests]
         params = [
             SamplingParams(n=r.n, temperature=r.temperature, top_p=r.top_p, max_tokens=r.max_tokens,
                            stop=list(r.stop) or None, seed=r.seed)
@@ -112,8 +122,15 @@ class VllmEngine:
                 ))
         return completions
 
-    def _render(self, prompt: str, chat: bool) -> str:
-        if not chat:
-            return prompt
-        messages = [{"role": "user", "content": prompt}]
+    def _render(self, request: GenRequest) -> str:
+        if not request.messages:
+            return request.prompt
+        messages = [{"role": role, "content": content} for role, content in request.messages]
         return self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+
+
+def chat_turns(task, prompt: str) -> tuple[tuple[str, str], ...]:
+    """The prompt as chat turns when the task asks for the model's chat template."""
+    if not getattr(task, "use_chat_template", False):
+        return ()
+    return tuple((m["role"], m["content"]) for m in task.to_messages(prompt))

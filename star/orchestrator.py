@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 import db.store as store
 from star.cluster import Workers
 from star.config import StarConfig
-from star.generation import GenRequest, request_seed
+from star.generation import GenRequest, chat_turns, request_seed
 from star.pipeline import run_phase
 from star.progress import Progress
 from star.recorder import AttemptRecorder
@@ -88,7 +88,8 @@ def generate_direct(ctx: RunContext, index: int, model: str) -> set[int]:
     stop = tuple(cfg.stop) + tuple(ctx.task.stop)
     requests = [
         GenRequest(pid, "direct", ctx.task.prompt(p), cfg.samples_per_problem, cfg.temperature, cfg.top_p,
-                   cfg.max_new_tokens, stop, request_seed(ctx.config.seed, index, p.uid, "direct"))
+                   cfg.max_new_tokens, stop, request_seed(ctx.config.seed, index, p.uid, "direct"),
+                   chat_turns(ctx.task, ctx.task.prompt(p)))
         for pid, p in ctx.train.items()
     ]
     _run_stored_phase(ctx, index, model, requests, phase="generate", kind="direct")
@@ -149,7 +150,7 @@ def evaluate_round(ctx: RunContext, index: int, model: str) -> float:
     max_tokens = ctx.config.evaluation.max_new_tokens
     requests = [
         GenRequest(pid, "eval", ctx.task.prompt(p), 1, 0.0, 1.0, max_tokens,
-                   tuple(ctx.config.sampling.stop) + tuple(ctx.task.stop), 0)
+                   tuple(ctx.config.sampling.stop) + tuple(ctx.task.stop), 0, chat_turns(ctx.task, ctx.task.prompt(p)))
         for pid, p in ctx.held_out.items()
     ]
     _run_stored_phase(ctx, index, model, requests, phase="evaluate", kind="eval", problems=ctx.held_out)

@@ -32,7 +32,6 @@ def run_phase(
     store_batch: Callable[[list[ScoredItem]], None],
     batch_size: int,
     on_progress: Callable[[int], None] = lambda n: None,
-    chat: bool = False,
 ) -> list[ScoredItem]:
     """Run every request through generation, checking and storing; returns all scored items.
 
@@ -47,7 +46,7 @@ def run_phase(
     def submit(generator) -> None:
         if todo:
             batch = todo.pop()
-            generating[generator.generate.remote(batch, chat)] = (generator, len(batch))
+            generating[generator.generate.remote(batch)] = (generator, len(batch))
 
     for generator in generators:
         for _ in range(IN_FLIGHT_PER_GENERATOR):

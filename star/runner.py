@@ -60,7 +60,7 @@ def run_star(config: StarConfig, *, console: Console | None = None, skip_invalid
 
     init_ray(config)
     with progress.spinner("starting generation workers (vLLM)"):
-        workers = start_workers(config, base_model)
+        workers = start_workers(config, base_model, task)
     ctx = RunContext(config=config, task=task, sessions=sessions, run_id=0, run_name=run_name,
                      base_model=base_model, storage=Path(config.storage), train=train, held_out=held_out,
                      workers=workers, progress=progress, loaded_model=base_model)

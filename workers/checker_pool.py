@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import ray
 
+from star.tasks.base import Task
 from star.verdicts import CheckItem, ScoredItem, score_items
 
 
 @ray.remote
 class CheckerActor:
-    def __init__(self, workers: int, timeout: float, task_config, accept: str) -> None:
+    def __init__(self, workers: int, timeout: float, task: Task, accept: str) -> None:
         from star.checker import Checker
-        from star.tasks import build_task
 
+        # The driver's task object is shipped as is: rebuilding it here would
+        # re-read the dataset and need the same files on every node.
         self.checker = Checker(workers=workers, timeout=timeout)
-        self.task = build_task(task_config)
+        self.task = task
         self.accept = accept
 
     def score(self, items: list[CheckItem]) -> list[ScoredItem]:

@@ -20,8 +20,8 @@ class GeneratorActor:
         self.engine.load_weights(path)
         return path
 
-    def generate(self, requests: list[GenRequest], chat: bool = False) -> list[Completion]:
-        return self.engine.generate(requests, chat=chat)
+    def generate(self, requests: list[GenRequest]) -> list[Completion]:
+        return self.engine.generate(requests)
 
     def ready(self) -> bool:
         return True

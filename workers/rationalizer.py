@@ -9,7 +9,7 @@ has the hint removed.
 
 from __future__ import annotations
 
-from star.generation import Completion, GenRequest, request_seed
+from star.generation import Completion, GenRequest, chat_turns, request_seed
 from star.tasks.base import Problem, Task
 
 KIND = "rationalized"
@@ -22,7 +22,8 @@ def hinted_requests(task: Task, problems: dict[int, Problem], *, n: int, tempera
     return [
         GenRequest(problem_id=pid, kind=KIND, prompt=task.hinted_prompt(problem), n=n,
                    temperature=temperature, top_p=top_p, max_tokens=max_tokens, stop=stop,
-                   seed=request_seed(run_seed, round_index, problem.uid, KIND))
+                   seed=request_seed(run_seed, round_index, problem.uid, KIND),
+                   messages=chat_turns(task, task.hinted_prompt(problem)))
         for pid, problem in problems.items()
     ]
 

@@ -1,7 +1,7 @@
 """Typed config for tasks: one class per task, chosen by its `name` field.
 
 Each class documents every field (the description is the help text shown by
-`star run --help-config` and in docs). Add a task by adding its class to
+`star config-help` and in docs). Add a task by adding its class to
 `TaskConfig` below.
 """
 

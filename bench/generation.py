@@ -1,0 +1,143 @@
+"""Generation-stage throughput: star's stage vs raw vLLM vs HF transformers, in one run.
+
+star's stage = generator actor (vLLM) + checker pool + batched store writes,
+driven by `star.pipeline.run_phase` exactly as a round drives it. The raw vLLM
+baseline is one `LLM.generate` call on the same prompts with the same sampling
+settings and seeds; HF `generate` runs on a subset (it is far slower) with the
+same temperature/top_p and max new tokens. Throughput = completion tokens / wall
+time, engine start-up excluded for every contender.
+
+    python bench/generation.py [--problems 1200] [--k 4] [--hf-problems 64]
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import os
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "2")
+
+
+def build_requests(n_problems: int, k: int, max_tokens: int):
+    from star.generation import GenRequest, request_seed
+    from star.tasks.arithmetic import ArithmeticTask
+    from star.tasks.config import ArithmeticTaskConfig
+
+    task = ArithmeticTask(ArithmeticTaskConfig(train_per_digits=max(1, n_problems // 5), eval_per_digits=1))
+    problems = task.train_problems()[:n_problems]
+    requests = [
+        GenRequest(i, "direct", task.prompt(p), k, 0.8, 1.0, max_tokens, (), request_seed(0, 1, p.uid, "direct"))
+        for i, p in enumerate(problems)
+    ]
+    return task, {i: p for i, p in enumerate(problems)}, requests
+
+
+def bench_star(model: str, task, problems, requests, batch: int) -> tuple[float, int]:
+    import ray
+
+    from db.engine import open_store, session_factory
+    from db.store import ProblemRow, get_or_create_round, get_or_create_run, upsert_problems
+    from star.generation import EngineSpec
+    from star.pipeline import run_phase
+    from star.recorder import AttemptRecorder
+    from workers.checker_pool import CheckerActor
+    from workers.generator import GeneratorActor
+
+    ray.init(num_cpus=2, include_dashboard=False, logging_level="WARNING", log_to_driver=False)
+    generator = GeneratorActor.options(num_cpus=0).remote(EngineSpec(model=model, dtype="float32", max_model_len=512))
+    checker = CheckerActor.options(num_cpus=0).remote(1, 5.0, task, "answer")
+    ray.get(generator.ready.remote())
+    tmp = tempfile.mkdtemp()
+    sessions = session_factory(open_store(f"sqlite:///{tmp}/bench.db"))
+    with sessions() as session, session.begin():
+        run = get_or_create_run(session, "bench", config={}, base_model=model)
+        ids = upsert_problems(session, "arithmetic", "train",
+                              [ProblemRow(p.uid, p.question, p.gold, {}) for p in problems.values()])
+        round_id = get_or_create_round(session, run, 1).id
+    id_of = {i: ids[p.uid] for i, p in problems.items()}
+    requests = [r.__class__(**{**r.__dict__, "problem_id": id_of[r.problem_id]}) for r in requests]
+    by_store_id = {id_of[i]: p for i, p in problems.items()}
+    recorder = AttemptRecorder(sessions, task=task, round_id=round_id, model=model, write_batch=2000)
+    started = time.perf_counter()
+    scored = run_phase(requests, by_store_id, generators=[generator], checker=checker,
+                       store_batch=recorder, batch_size=batch)
+    elapsed = time.perf_counter() - started
+    tokens = sum(s.completion.completion_tokens for s in scored)
+    assert recorder.inserted == len(scored), "every completion must be stored"
+    ray.shutdown()
+    return elapsed, tokens
+
+
+def bench_raw_vllm(model: str, requests) -> tuple[float, int]:
+    from vllm import LLM, SamplingParams
+
+    llm = LLM(model=model, dtype="float32", max_model_len=512, enforce_eager=True,
+              enable_chunked_prefill=False, max_num_batched_tokens=4096)
+    params = [SamplingParams(n=r.n, temperature=r.temperature, top_p=r.top_p, max_tokens=r.max_tokens,
+                             seed=r.seed) for r in requests]
+    started = time.perf_counter()
+    outputs = llm.generate([r.prompt for r in requests], params, use_tqdm=False)
+    elapsed = time.perf_counter() - started
+    tokens = sum(len(c.token_ids) for o in outputs for c in o.outputs)
+    del llm
+    gc.collect()
+    return elapsed, tokens
+
+
+def bench_hf(model: str, requests, batch: int = 32) -> tuple[float, int]:
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(model, padding_side="left")
+    lm = AutoModelForCausalLM.from_pretrained(model, dtype=torch.float32).eval()
+    tokens, started = 0, time.perf_counter()
+    for start in range(0, len(requests), batch):
+        chunk = requests[start : start + batch]
+        enc = tokenizer([r.prompt for r in chunk], return_tensors="pt", padding=True)
+        with torch.no_grad():
+            out = lm.generate(**enc, do_sample=True, temperature=chunk[0].temperature, top_p=chunk[0].top_p,
+                              max_new_tokens=chunk[0].max_tokens, num_return_sequences=chunk[0].n,
+                              pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id)
+        new = out[:, enc["input_ids"].shape[1]:]
+        tokens += int(((new != tokenizer.pad_token_id) & (new != tokenizer.eos_token_id)).sum())
+    return time.perf_counter() - started, tokens
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", help="model path (default: the embedded tiny model, built if needed)")
+    parser.add_argument("--problems", type=int, default=1200)
+    parser.add_argument("--k", type=int, default=4)
+    parser.add_argument("--max-tokens", type=int, default=200)
+    parser.add_argument("--batch", type=int, default=256, help="problems per generation request (star)")
+    parser.add_argument("--hf-problems", type=int, default=64)
+    args = parser.parse_args()
+
+    from star.tiny_model import ensure_tiny_model
+
+    model = args.model or str(ensure_tiny_model())
+    task, problems, requests = build_requests(args.problems, args.k, args.max_tokens)
+    results = {}
+    results["star stage (vLLM actor + checker + store)"] = bench_star(model, task, problems, requests, args.batch)
+    results["raw vLLM LLM.generate"] = bench_raw_vllm(model, requests)
+    results[f"HF transformers generate ({args.hf_problems} problems)"] = bench_hf(model, requests[: args.hf_problems])
+    print_table(results, args)
+
+
+def print_table(results: dict[str, tuple[float, int]], args) -> None:
+    raw_rate = results["raw vLLM LLM.generate"][1] / results["raw vLLM LLM.generate"][0]
+    print(f"\n{args.problems} problems x K={args.k}, max {args.max_tokens} new tokens, T=0.8")
+    print(f"{'contender':52s} {'seconds':>8s} {'tokens':>9s} {'tok/s':>9s} {'vs raw vLLM':>12s}")
+    for name, (seconds, tokens) in results.items():
+        rate = tokens / seconds
+        print(f"{name:52s} {seconds:8.1f} {tokens:9d} {rate:9.0f} {rate / raw_rate:11.2f}x")
+    star_rate = results["star stage (vLLM actor + checker + store)"][1] / results["star stage (vLLM actor + checker + store)"][0]
+    print(f"\nstar stage / raw vLLM = {star_rate / raw_rate:.2f} (target >= 0.85)")
+
+
+if __name__ == "__main__":
+    main()

