@@ -56,7 +56,7 @@ def run_star(config: StarConfig, *, console: Console | None = None, skip_invalid
     progress.log(f"run {run_name}: {len(train)} training problems, {len(held_out)} held-out, "
                  f"model {base_model}, store {url}")
 
-    from star.cluster import init_ray, start_workers
+    from star.cluster import init_ray, start_workers, stop_workers
 
     init_ray(config)
     with progress.spinner("starting generation workers (vLLM)"):
@@ -69,6 +69,7 @@ def run_star(config: StarConfig, *, console: Console | None = None, skip_invalid
         run_rounds(ctx)
         status = "done"
     finally:
+        stop_workers(workers)
         with sessions() as session, session.begin():
             store.set_run_status(session, store.get_run(session, run_name), status)
     report_run(console, sessions, run_name, plot_dir=_plot_dir(url, config))

@@ -15,7 +15,7 @@ import random
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from star.tasks.arithmetic import render_hinted_prompt, render_prompt, render_rationale, sample_operand, width_for
+from star.tasks.arithmetic import render_hinted_prompt, render_prompt, render_rationale, sample_operand
 
 
 @dataclass(frozen=True)
@@ -28,10 +28,8 @@ class TinyModelRecipe:
     max_positions: int = 512
     # seed examples per digit count (1..5): mostly short sums
     seed_counts: tuple[int, ...] = (100, 300, 60, 8, 0)
-    hinted_fraction: float = 0.15
-    # the task's longest operand; fixes the padded layout the model learns
-    max_digits: int = 5
-    steps: int = 1200
+    hinted_fraction: float = 0.3
+    steps: int = 600
     batch_size: int = 32
     learning_rate: float = 3e-3
     seed: int = 1234
@@ -44,14 +42,13 @@ class TinyModelRecipe:
 def seed_examples(recipe: TinyModelRecipe) -> list[dict[str, str]]:
     """Worked examples (prompt, completion); a fraction are hinted prompts."""
     rng = random.Random(recipe.seed)
-    width = width_for(recipe.max_digits)
     examples = []
     for digits, count in enumerate(recipe.seed_counts, start=1):
         for _ in range(count):
             a, b = sample_operand(rng, digits), sample_operand(rng, digits)
             hinted = rng.random() < recipe.hinted_fraction
-            prompt = render_hinted_prompt(a, b, width) if hinted else render_prompt(a, b, width)
-            examples.append({"prompt": prompt, "completion": render_rationale(a, b, width)})
+            prompt = render_hinted_prompt(a, b) if hinted else render_prompt(a, b)
+            examples.append({"prompt": prompt, "completion": render_rationale(a, b)})
     rng.shuffle(examples)
     return examples
 

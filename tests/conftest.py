@@ -15,9 +15,6 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
 
-# A quicker recipe than the embedded default's: good enough to solve some short
-# sums (so rounds have accepted and failed problems), fast enough for CI.
-TEST_RECIPE = dict(steps=250, seed_counts=(100, 200, 20, 0, 0))
 
 
 @pytest.fixture(scope="session")
@@ -30,7 +27,9 @@ def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     cache = os.environ.get("STAR_TEST_MODEL_CACHE")
     cache_dir = Path(cache) if cache else tmp_path_factory.mktemp("models")
-    return ensure_tiny_model(cache_dir, TinyModelRecipe(**TEST_RECIPE), progress=False)
+    # The embedded default's recipe: it solves most 1-digit and some 2-digit sums,
+    # so a round has accepted, failed and rationalized problems.
+    return ensure_tiny_model(cache_dir, TinyModelRecipe(), progress=False)
 
 
 @pytest.fixture(scope="session")

@@ -1,26 +1,20 @@
 """The STaR paper's arithmetic task: addition of two n-digit numbers.
 
-The rationale is a scratchpad that works from the last digit to the first. The
-prompt writes both operands zero-padded to a fixed width (one column more than
-the longest operand, for the final carry), so every problem has the same
-layout: line k always sits at the same place and copies the line before it
-shifted by one column. A tiny model seeded on short sums can then carry the
-procedure to longer numbers, which is what lets STaR rounds move the digit
-frontier:
+The rationale is a scratchpad that works from the last digit to the first. Each
+line depends only on the line before it, which is what lets a tiny model extend
+to longer numbers than it was seeded on:
 
-    Q: 004821+000397
-    00482+00039 1+7+0=08 >8
-    0048+0003 2+9+0=11 >18
-    004+000 8+3+1=12 >218
-    00+00 4+0+1=05 >5218
-    0+0 0+0+0=00 >05218
-    + 0+0+0=00 >005218
-    Answer: 005218
+    Q: 4821+397
+    482+39 1+7=8 >8
+    48+3 2+9=11 >18
+    4+ 8+3+1=12 >218
+    + 4+0+1=5 >5218
+    Answer: 5218
 
-A line holds the columns still to add, this column's digits, incoming carry
-and two-digit sum, then the answer digits so far. The hint for rationalization
-is appended to the question line and removed again, exactly, for the stored
-training prompt.
+A line holds the operands still to add (each loses its last digit), the digit
+sum of this column (`+1` when a carry comes in) and the answer digits so far.
+The hint for rationalization is appended to the question line and removed
+again, exactly, for the stored training prompt.
 """
 
 from __future__ import annotations
@@ -41,44 +35,33 @@ def question_text(a: int, b: int) -> str:
     return f"{a}+{b}"
 
 
-def width_for(max_digits: int) -> int:
-    """Columns in the padded layout: the longest operand plus one for the final carry."""
-    return max_digits + 1
+def render_prompt(a: int, b: int) -> str:
+    return f"Q: {question_text(a, b)}\n"
 
 
-def _padded(value: int, width: int) -> str:
-    text = f"{value:0{width}d}"
-    if len(text) > width:
-        raise ValueError(f"{value} has more than {width} digits")
-    return text
+def render_hinted_prompt(a: int, b: int) -> str:
+    return f"Q: {question_text(a, b)}{HINT_PREFIX}{a + b}{HINT_SUFFIX}\n"
 
 
-def render_prompt(a: int, b: int, width: int) -> str:
-    return f"Q: {_padded(a, width)}+{_padded(b, width)}\n"
-
-
-def render_hinted_prompt(a: int, b: int, width: int) -> str:
-    hint = f"{HINT_PREFIX}{_padded(a + b, width)}{HINT_SUFFIX}"
-    return f"Q: {_padded(a, width)}+{_padded(b, width)}{hint}\n"
-
-
-def scratchpad_lines(a: int, b: int, width: int) -> list[str]:
+def scratchpad_lines(a: int, b: int) -> list[str]:
     """The exact scratchpad lines for a+b (without the final answer line)."""
-    rest_a, rest_b = _padded(a, width), _padded(b, width)
+    rest_a, rest_b = str(a), str(b)
     carry, partial, lines = 0, "", []
-    for _ in range(width):
-        da, db = int(rest_a[-1]), int(rest_b[-1])
+    while rest_a or rest_b or carry:
+        da = int(rest_a[-1]) if rest_a else 0
+        db = int(rest_b[-1]) if rest_b else 0
         rest_a, rest_b = rest_a[:-1], rest_b[:-1]
         total = da + db + carry
+        carry_text = "+1" if carry else ""
         partial = str(total % 10) + partial
-        lines.append(f"{rest_a}+{rest_b} {da}+{db}+{carry}={total:02d} >{partial}")
+        lines.append(f"{rest_a}+{rest_b} {da}+{db}{carry_text}={total} >{partial}")
         carry = total // 10
     return lines
 
 
-def render_rationale(a: int, b: int, width: int) -> str:
-    """The full correct completion: scratchpad, then the answer line (padded, as the model writes it)."""
-    return "\n".join(scratchpad_lines(a, b, width) + [f"Answer: {_padded(a + b, width)}"]) + "\n"
+def render_rationale(a: int, b: int) -> str:
+    """The full correct completion: scratchpad, then the answer line."""
+    return "\n".join(scratchpad_lines(a, b) + [f"Answer: {a + b}"]) + "\n"
 
 
 def parse_operands(question: str) -> tuple[int, int]:
@@ -86,7 +69,7 @@ def parse_operands(question: str) -> tuple[int, int]:
     return int(left), int(right)
 
 
-def scratchpad_is_exact(question: str, completion: str, width: int) -> bool:
+def scratchpad_is_exact(question: str, completion: str) -> bool:
     """True when every scratchpad line and the answer line are exactly right.
 
     The expected lines are recomputed with integer arithmetic from the
@@ -94,8 +77,9 @@ def scratchpad_is_exact(question: str, completion: str, width: int) -> bool:
     evaluated.
     """
     a, b = parse_operands(question)
-    expected = render_rationale(a, b, width).strip().split("\n")
-    return completion.strip().split("\n") == expected
+    expected = scratchpad_lines(a, b) + [f"Answer: {a + b}"]
+    got = [line for line in completion.strip().split("\n")]
+    return got == expected
 
 
 def sample_operand(rng: random.Random, digits: int) -> int:
@@ -148,7 +132,6 @@ class ArithmeticTask(Task):
 
     def __init__(self, config: ArithmeticTaskConfig) -> None:
         self.config = config
-        self.width = width_for(config.max_digits)
         self._train, self._eval = make_splits(config)
 
     def train_problems(self) -> list[Problem]:
@@ -158,13 +141,13 @@ class ArithmeticTask(Task):
         return list(self._eval)
 
     def prompt(self, problem: Problem) -> str:
-        return render_prompt(*parse_operands(problem.question), self.width)
+        return render_prompt(*parse_operands(problem.question))
 
     def hinted_prompt(self, problem: Problem) -> str:
-        return render_hinted_prompt(*parse_operands(problem.question), self.width)
+        return render_hinted_prompt(*parse_operands(problem.question))
 
     def remove_hint(self, hinted_prompt: str, problem: Problem) -> str:
-        hint = f"{HINT_PREFIX}{_padded(int(problem.gold), self.width)}{HINT_SUFFIX}"
+        hint = f"{HINT_PREFIX}{problem.gold}{HINT_SUFFIX}"
         if hint not in hinted_prompt:
             raise ValueError(f"hinted prompt of {problem.uid} does not contain its hint {hint!r}")
         return hinted_prompt.replace(hint, "", 1)
@@ -173,4 +156,4 @@ class ArithmeticTask(Task):
         return f"digits={problem.metadata['digits']}"
 
     def check_steps(self, completion: str, problem: Problem) -> bool:
-        return scratchpad_is_exact(problem.question, completion, self.width)
+        return scratchpad_is_exact(problem.question, completion)

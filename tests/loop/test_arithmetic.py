@@ -14,65 +14,41 @@ from star.tasks.arithmetic import (
     render_rationale,
     scratchpad_is_exact,
     scratchpad_lines,
-    width_for,
 )
 from star.tasks.config import ArithmeticTaskConfig
 
-W = width_for(5)
-
 
 def test_scratchpad_of_a_known_sum() -> None:
-    assert W == 6
-    assert scratchpad_lines(4821, 397, W) == [
-        "00482+00039 1+7+0=08 >8",
-        "0048+0003 2+9+0=11 >18",
-        "004+000 8+3+1=12 >218",
-        "00+00 4+0+1=05 >5218",
-        "0+0 0+0+0=00 >05218",
-        "+ 0+0+0=00 >005218",
+    assert scratchpad_lines(4821, 397) == [
+        "482+39 1+7=8 >8",
+        "48+3 2+9=11 >18",
+        "4+ 8+3+1=12 >218",
+        "+ 4+0+1=5 >5218",
     ]
-    assert render_rationale(4821, 397, W).endswith("Answer: 005218\n")
 
 
-def test_final_carry_lands_in_the_spare_column() -> None:
-    assert scratchpad_lines(99999, 1, W)[-1] == "+ 0+0+1=01 >100000"
-    assert render_rationale(99999, 1, W).endswith("Answer: 100000\n")
+def test_final_carry_gets_its_own_line() -> None:
+    assert scratchpad_lines(95, 7)[-1] == "+ 0+0+1=1 >102"
+    assert render_rationale(95, 7).endswith("Answer: 102\n")
 
 
-def test_every_problem_has_the_same_layout() -> None:
-    short, long = render_rationale(3, 4, W).split("\n"), render_rationale(98765, 43210, W).split("\n")
-    assert [len(line) for line in short] == [len(line) for line in long]
-
-
-def test_operands_wider_than_the_layout_are_refused() -> None:
-    with pytest.raises(ValueError, match="more than 6 digits"):
-        render_prompt(1234567, 1, W)
-
-
-@pytest.mark.parametrize("seed", range(3))
+@pytest.mark.parametrize("seed", range(5))
 def test_every_rationale_parses_back_exact_and_sums_right(seed: int) -> None:
     rng = random.Random(seed)
     for _ in range(200):
-        a, b = rng.randrange(0, 10**5), rng.randrange(0, 10**5)
-        rationale = render_rationale(a, b, W)
-        assert scratchpad_is_exact(f"{a}+{b}", rationale, W)
-        assert int(rationale.strip().split("\n")[-1].removeprefix("Answer: ")) == a + b
+        a, b = rng.randrange(0, 10**6), rng.randrange(0, 10**6)
+        rationale = render_rationale(a, b)
+        assert scratchpad_is_exact(f"{a}+{b}", rationale)
+        assert rationale.strip().split("\n")[-1] == f"Answer: {a + b}"
+        assert rationale.split("\n")[-3].endswith(f">{a + b}")
 
 
 def test_a_wrong_step_is_caught_even_when_the_answer_is_right() -> None:
-    good = render_rationale(4821, 397, W)
-    bad = good.replace("2+9+0=11", "2+9+0=12")
-    assert bad != good and bad.endswith("Answer: 005218\n")
-    assert not scratchpad_is_exact("4821+397", bad, W)
-    assert not scratchpad_is_exact("4821+397", good.replace("Answer: 005218", "Answer: 005219"), W)
-    assert not scratchpad_is_exact("4821+397", good + "extra line\n", W)
-
-
-def test_answer_line_is_read_by_the_checker() -> None:
-    from star.checker import check
-
-    assert check(render_rationale(4821, 397, W), "5218").correct
-    assert not check(render_rationale(4821, 397, W), "5217").correct
+    good = render_rationale(4821, 397)
+    bad = good.replace("2+9=11", "2+9=12")
+    assert bad != good and bad.endswith("Answer: 5218\n")
+    assert not scratchpad_is_exact("4821+397", bad)
+    assert not scratchpad_is_exact("4821+397", good.replace("Answer: 5218", "Answer: 5219"))
 
 
 def test_hint_insertion_and_exact_removal() -> None:
@@ -81,8 +57,8 @@ def test_hint_insertion_and_exact_removal() -> None:
         hinted = task.hinted_prompt(problem)
         assert problem.gold in hinted and hinted != task.prompt(problem)
         assert task.remove_hint(hinted, problem) == task.prompt(problem)
-    assert render_prompt(12, 7, W) == "Q: 000012+000007\n"
-    assert render_hinted_prompt(12, 7, W) == "Q: 000012+000007 (hint: 000019)\n"
+    assert render_prompt(12, 7) == "Q: 12+7\n"
+    assert render_hinted_prompt(12, 7) == "Q: 12+7 (hint: 19)\n"
 
 
 def test_remove_hint_refuses_a_prompt_without_that_hint() -> None:
@@ -90,14 +66,6 @@ def test_remove_hint_refuses_a_prompt_without_that_hint() -> None:
     problem = task.train_problems()[0]
     with pytest.raises(ValueError, match="does not contain its hint"):
         task.remove_hint(task.prompt(problem), problem)
-
-
-def test_task_step_check_uses_the_exact_scratchpad() -> None:
-    task = ArithmeticTask(ArithmeticTaskConfig(train_per_digits=3, eval_per_digits=1))
-    problem = task.train_problems()[-1]
-    a, b = parse_operands(problem.question)
-    assert task.check_steps(render_rationale(a, b, W), problem)
-    assert not task.check_steps(render_rationale(a, b + 1, W), problem)
 
 
 def test_splits_are_seeded_balanced_and_disjoint() -> None:
@@ -120,3 +88,19 @@ def test_one_digit_pool_gets_what_the_held_out_set_leaves() -> None:
     for problem in task.train_problems():
         a, b = parse_operands(problem.question)
         assert 0 <= a <= 9 and 0 <= b <= 9 and problem.gold == str(a + b)
+
+
+def test_answer_line_is_read_by_the_checker() -> None:
+    from star.checker import check
+
+    assert check(render_rationale(4821, 397), "5218").correct
+    assert not check(render_rationale(4821, 397), "5217").correct
+
+
+def test_task_step_check_uses_the_exact_scratchpad() -> None:
+    task = ArithmeticTask(ArithmeticTaskConfig(train_per_digits=3, eval_per_digits=1))
+    problem = task.train_problems()[-1]
+    a, b = parse_operands(problem.question)
+    assert task.check_steps(render_rationale(a, b), problem)
+    assert not task.check_steps(render_rationale(a, b + 1), problem)
+    assert not task.check_steps(render_rationale(a, b) + "extra line\n", problem)

@@ -27,10 +27,10 @@ def round_config(tmp_path: Path, model: Path, **overrides) -> dict:
         "model": str(model),
         "database": f"sqlite:///{tmp_path}/star.db",
         "storage": str(tmp_path / "runs"),
-        "task": {"name": "arithmetic", "min_digits": 1, "max_digits": 3, "train_per_digits": 12,
-                 "eval_per_digits": 6},
+        "task": {"name": "arithmetic", "min_digits": 1, "max_digits": 2, "train_per_digits": 30,
+                 "eval_per_digits": 8},
         "sampling": {"samples_per_problem": 2, "max_new_tokens": 80, "batch_problems": 8},
-        "rationalization": {"samples_per_problem": 2},
+        "rationalization": {"samples_per_problem": 4},
         "training": {"base_steps": 4, "batch_size": 8, "learning_rate": 1e-3},
         "evaluation": {"max_new_tokens": 80},
         "generators": {"max_model_len": 256, "cpu_kv_cache_gb": 1},
@@ -69,7 +69,7 @@ def test_one_real_round_stores_everything_and_trains_a_checkpoint(tmp_path, tiny
         rationalized = by_kind["rationalized"]
         assert failed, "the test model should fail some problems"
         assert {a.problem_id for a in rationalized} == failed
-        assert len(rationalized) == 2 * len(failed)
+        assert len(rationalized) == 4 * len(failed)
         for attempt in rationalized:
             assert "(hint: " in attempt.prompt
             assert "(hint: " not in attempt.train_prompt
