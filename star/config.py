@@ -55,6 +55,9 @@ class TrainingConfig(_Section):
     dedup: bool = Field(True, description="Drop identical rationales of the same problem before training.")
     max_per_problem: int | None = Field(None, ge=1, description="Cap of accepted rationales per problem (None: no cap).")
     warmup_ratio: float = Field(0.0, ge=0.0, lt=1.0, description="Fraction of steps for linear warm-up.")
+    lr_schedule: Literal["linear", "cosine", "constant"] = Field(
+        "linear", description="Learning-rate schedule after warm-up; decaying ones end on a steadier model."
+    )
 
 
 class EvaluationConfig(_Section):

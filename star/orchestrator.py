@@ -128,7 +128,8 @@ def train_round(ctx: RunContext, index: int, model_in: str) -> tuple[str, int, i
     spec = TrainSpec(
         init_model=init, output_dir=str(out_dir), examples=as_sft_rows(examples), max_steps=steps,
         epochs=cfg.epochs, batch_size=cfg.batch_size, learning_rate=cfg.learning_rate,
-        warmup_ratio=cfg.warmup_ratio, lora_rank=cfg.lora_rank if cfg.method == "lora" else None,
+        warmup_ratio=cfg.warmup_ratio, lr_schedule=cfg.lr_schedule,
+        lora_rank=cfg.lora_rank if cfg.method == "lora" else None,
         seed=ctx.config.seed + index, max_length=ctx.config.generators.max_model_len,
     )
     started = time.perf_counter()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import sys
 from pathlib import Path
 
 from rich.console import Console
@@ -39,7 +40,8 @@ def default_run_name() -> str:
 def run_star(config: StarConfig, *, console: Console | None = None, skip_invalid: bool = False,
              show_progress: bool = True) -> str:
     """Run (or resume) `config.run_name`; returns the run name."""
-    console = console or Console()
+    # Wide enough for the round table even when stdout is a file or a pipe.
+    console = console or Console(width=None if sys.stdout.isatty() else 200)
     progress = Progress(Console(stderr=True), enabled=show_progress)
     run_name = config.run_name or default_run_name()
     url = config.database or default_database_url()

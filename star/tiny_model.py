@@ -27,7 +27,7 @@ class TinyModelRecipe:
     heads: int = 4
     max_positions: int = 512
     # seed examples per digit count (1..5): mostly short sums
-    seed_counts: tuple[int, ...] = (100, 300, 60, 8, 0)
+    seed_counts: tuple[int, ...] = (100, 300, 120, 20, 0)
     hinted_fraction: float = 0.3
     steps: int = 600
     batch_size: int = 32
@@ -82,7 +82,8 @@ def build_tiny_model(out_dir: Path, recipe: TinyModelRecipe, *, progress: bool =
     spec = TrainSpec(
         init_model=str(init_dir), output_dir=str(out_dir), examples=seed_examples(recipe),
         max_steps=recipe.steps, batch_size=recipe.batch_size,
-        learning_rate=recipe.learning_rate, warmup_ratio=0.05, seed=recipe.seed,
+        learning_rate=recipe.learning_rate, lr_schedule="constant_with_warmup", warmup_ratio=0.05,
+        seed=recipe.seed,
     )
     train_sft(spec, progress=progress)
     import shutil

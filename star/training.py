@@ -25,6 +25,7 @@ class TrainSpec:
     epochs: float | None = None
     batch_size: int = 8
     learning_rate: float = 1e-5
+    lr_schedule: str = "linear"
     warmup_ratio: float = 0.0
     weight_decay: float = 0.0
     lora_rank: int | None = None
@@ -65,6 +66,10 @@ def train_sft(spec: TrainSpec, *, progress: bool = True) -> TrainResult:
         raise ValueError("no training examples")
     if spec.num_threads:
         torch.set_num_threads(spec.num_threads)
+    if not progress:
+        from datasets.utils.logging import disable_progress_bar
+
+        disable_progress_bar()  # before the trainer maps the dataset
     final_dir = Path(spec.output_dir)
     tmp_dir = final_dir.with_name(final_dir.name + ".partial")
     tokenizer = AutoTokenizer.from_pretrained(spec.init_model)
@@ -76,7 +81,7 @@ def train_sft(spec: TrainSpec, *, progress: bool = True) -> TrainResult:
         num_train_epochs=spec.epochs or 1.0,
         per_device_train_batch_size=spec.batch_size,
         learning_rate=spec.learning_rate,
-        lr_scheduler_type="constant_with_warmup",
+        lr_scheduler_type=spec.lr_schedule,
         warmup_steps=spec.warmup_ratio,  # a float < 1 is a ratio of total steps
         weight_decay=spec.weight_decay,
         seed=spec.seed,
@@ -101,6 +106,8 @@ def train_sft(spec: TrainSpec, *, progress: bool = True) -> TrainResult:
         processing_class=tokenizer,
         peft_config=_lora_config(spec),
     )
+    if not progress:
+        _quiet(trainer)
     output = trainer.train()
     trained = trainer.model
     if spec.lora_rank:
@@ -114,6 +121,15 @@ def train_sft(spec: TrainSpec, *, progress: bool = True) -> TrainResult:
         examples=len(spec.examples),
         final_loss=float(output.training_loss) if output.training_loss is not None else None,
     )
+
+
+def _quiet(trainer) -> None:
+    """No per-step log lines or dataset-map bars (the caller shows its own progress)."""
+    from datasets.utils.logging import disable_progress_bar
+    from transformers.trainer_callback import PrinterCallback
+
+    disable_progress_bar()
+    trainer.remove_callback(PrinterCallback)
 
 
 def _lora_config(spec: TrainSpec):
