@@ -113,8 +113,8 @@ def main() -> None:
     parser.add_argument("--problems", type=int, default=1200)
     parser.add_argument("--k", type=int, default=4)
     parser.add_argument("--max-tokens", type=int, default=200)
-    parser.add_argument("--batch", type=int, default=256, help="problems per generation request (star)")
-    parser.add_argument("--hf-problems", type=int, default=64)
+    parser.add_argument("--batch", type=int, default=512, help="problems per generation request (star)")
+    parser.add_argument("--hf-problems", type=int, default=1200)
     args = parser.parse_args()
 
     from star.tiny_model import ensure_tiny_model

@@ -31,7 +31,7 @@ class SamplingConfig(_Section):
     max_new_tokens: int = Field(256, ge=1, le=32768, description="Longest rationale, in tokens.")
     stop: list[str] = Field(default_factory=list, description="Extra stop strings (the task adds its own).")
     batch_problems: int = Field(
-        256, ge=1, description="Problems per generation request; smaller batches overlap checking and storing sooner."
+        512, ge=1, description="Problems per generation request; smaller batches overlap checking and storing sooner."
     )
 
 
