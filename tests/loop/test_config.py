@@ -70,3 +70,28 @@ def test_example_configs_validate() -> None:
     assert files, "examples/ must hold configs"
     for path in files:
         assert isinstance(load_config(path), StarConfig)
+
+
+def test_cli_rejects_a_bad_value_with_exit_code_2_before_any_work(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from star.cli import _register, cli
+
+    _register()
+    result = CliRunner().invoke(cli, ["run", "--set", "sampling.temperature=-1", "--db",
+                                      f"sqlite:///{tmp_path}/star.db"])
+    assert result.exit_code == 2
+    assert "sampling.temperature" in result.output and "star config-help" in result.output
+    assert not (tmp_path / "star.db").exists()  # failed before touching the store
+    bad_set = CliRunner().invoke(cli, ["run", "--set", "novalue"])
+    assert bad_set.exit_code == 2 and "FIELD=VALUE" in bad_set.output
+
+
+def test_config_help_lists_fields() -> None:
+    from click.testing import CliRunner
+
+    from star.cli import _register, cli
+
+    _register()
+    result = CliRunner().invoke(cli, ["config-help"], terminal_width=200)
+    assert result.exit_code == 0 and "sampling.temperature" in result.output
