@@ -11,7 +11,10 @@ from __future__ import annotations
 import hashlib
 import os
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from star.tasks.base import Task
 
 
 @dataclass(frozen=True)
@@ -129,8 +132,8 @@ class VllmEngine:
         return self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
 
 
-def chat_turns(task, prompt: str) -> tuple[tuple[str, str], ...]:
+def chat_turns(task: "Task", prompt: str) -> tuple[tuple[str, str], ...]:
     """The prompt as chat turns when the task asks for the model's chat template."""
-    if not getattr(task, "use_chat_template", False):
+    if not task.use_chat_template:
         return ()
     return tuple((m["role"], m["content"]) for m in task.to_messages(prompt))

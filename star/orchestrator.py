@@ -16,6 +16,7 @@ import ray
 from sqlalchemy.orm import Session, sessionmaker
 
 import db.store as store
+from db.models import Round
 from star.cluster import Workers
 from star.config import StarConfig
 from star.generation import GenRequest, chat_turns, request_seed
@@ -35,7 +36,6 @@ class RunContext:
     config: StarConfig
     task: Task
     sessions: sessionmaker[Session]
-    run_id: int
     run_name: str
     base_model: str
     storage: Path
@@ -156,7 +156,7 @@ def evaluate_round(ctx: RunContext, index: int, model: str) -> float:
     ]
     _run_stored_phase(ctx, index, model, requests, phase="evaluate", kind="eval", problems=ctx.held_out)
     with ctx.sessions() as session, session.begin():
-        rnd = store.get_or_create_round(session, store.get_run(session, ctx.run_name), index)
+        rnd = _round(session, ctx, index)
         attempts = store.round_attempts(session, rnd.id, "eval")
         metrics = accuracy_metrics(ctx.task, ctx.held_out, [(a.problem_id, a.correct) for a in attempts])
         for metric, value in metrics.items():
@@ -206,31 +206,36 @@ def _accepted_problems(ctx: RunContext, index: int, kind: str) -> set[int]:
         return {a.problem_id for a in attempts if a.accepted}
 
 
+def _round(session: Session, ctx: RunContext, index: int) -> Round:
+    """The round row of this run (created on first use)."""
+    return store.get_or_create_round(session, store.get_run(session, ctx.run_name), index)
+
+
 def _round_id(session: Session, ctx: RunContext, index: int) -> int:
-    return store.get_or_create_round(session, store.get_run(session, ctx.run_name), index).id
+    return _round(session, ctx, index).id
 
 
 def _round_done(ctx: RunContext, index: int) -> bool:
     with ctx.sessions() as session, session.begin():
-        return store.get_or_create_round(session, store.get_run(session, ctx.run_name), index).status == "done"
+        return _round(session, ctx, index).status == "done"
 
 
 def _model_of_round(ctx: RunContext, index: int) -> str:
     if index == 0:
         return ctx.base_model
     with ctx.sessions() as session:
-        rnd = store.get_or_create_round(session, store.get_run(session, ctx.run_name), index)
+        rnd = _round(session, ctx, index)
         return rnd.model_out or ctx.base_model
 
 
 def _mark_round(ctx: RunContext, index: int, *, status: str, model_in: str | None = None) -> None:
     with ctx.sessions() as session, session.begin():
-        rnd = store.get_or_create_round(session, store.get_run(session, ctx.run_name), index)
+        rnd = _round(session, ctx, index)
         store.update_round(session, rnd, status=status, model_in=model_in)
 
 
 def _finish_round(ctx: RunContext, index: int, *, model_in: str, model_out: str, counts: dict[str, int]) -> None:
     with ctx.sessions() as session, session.begin():
-        rnd = store.get_or_create_round(session, store.get_run(session, ctx.run_name), index)
+        rnd = _round(session, ctx, index)
         store.update_round(session, rnd, status="done", model_in=model_in, model_out=model_out,
                            timings=dict(ctx.timings), counts=counts)

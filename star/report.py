@@ -11,8 +11,7 @@ from rich.table import Table
 
 def round_table(summaries: list[dict[str, Any]], title: str) -> Table:
     """Rows: one per round; accuracy overall and per group; wall time per phase."""
-    groups = sorted({k for s in summaries for k in s.get("metrics", {}) if k.startswith("accuracy/")},
-                    key=_group_sort_key)
+    groups = _accuracy_groups(summaries)
     phases = ["generate", "rationalize", "train", "evaluate"]
     table = Table(title=title)
     for name in ["round", "attempted", "direct", "rationalized", "train ex.", "steps", "held-out"]:
@@ -46,8 +45,7 @@ def plot_learning_curve(summaries: list[dict[str, Any]], out_path: Path, title: 
 
     rounds = [s["round"] for s in summaries]
     fig, ax = plt.subplots(figsize=(7, 4.5))
-    groups = sorted({k for s in summaries for k in s.get("metrics", {}) if k.startswith("accuracy/")},
-                    key=_group_sort_key)
+    groups = _accuracy_groups(summaries)
     for group in groups:
         values = [s.get("metrics", {}).get(group) for s in summaries]
         ax.plot(rounds, [v * 100 if v is not None else None for v in values], marker=".", alpha=0.7,
@@ -67,6 +65,12 @@ def plot_learning_curve(summaries: list[dict[str, Any]], out_path: Path, title: 
     fig.savefig(out_path, dpi=110)
     plt.close(fig)
     return out_path
+
+
+def _accuracy_groups(summaries: list[dict[str, Any]]) -> list[str]:
+    """Per-group accuracy metric names present in any round, e.g. accuracy/digits=3, in order."""
+    names = {k for s in summaries for k in s.get("metrics", {}) if k.startswith("accuracy/")}
+    return sorted(names, key=_group_sort_key)
 
 
 def _group_sort_key(name: str) -> tuple[str, float]:

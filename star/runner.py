@@ -24,9 +24,9 @@ def resolve_base_model(config: StarConfig, progress: Progress) -> str:
     """'tiny' builds (once, cached) the embedded model; anything else is an HF name or path."""
     if config.model != TINY_MODEL:
         return config.model
-    from star.tiny_model import default_cache_dir, ensure_tiny_model, TinyModelRecipe
+    from star.tiny_model import ensure_tiny_model, tiny_model_path
 
-    target = default_cache_dir() / f"tiny-arith-{TinyModelRecipe().key()}"
+    target = tiny_model_path()
     if not (target / "config.json").exists():
         progress.log(f"building the tiny arithmetic model once (cached in {target.parent}) ...")
     with progress.spinner("seed-training the tiny model"):
@@ -63,7 +63,7 @@ def run_star(config: StarConfig, *, console: Console | None = None, skip_invalid
     init_ray(config)
     with progress.spinner("starting generation workers (vLLM)"):
         workers = start_workers(config, base_model, task)
-    ctx = RunContext(config=config, task=task, sessions=sessions, run_id=0, run_name=run_name,
+    ctx = RunContext(config=config, task=task, sessions=sessions, run_name=run_name,
                      base_model=base_model, storage=Path(config.storage), train=train, held_out=held_out,
                      workers=workers, progress=progress, loaded_model=base_model)
     status = "failed"

@@ -98,11 +98,17 @@ def default_cache_dir() -> Path:
     return Path(user_cache_dir("star")) / "models"
 
 
+def tiny_model_path(cache_dir: Path | None = None, recipe: TinyModelRecipe | None = None) -> Path:
+    """Where the tiny model of `recipe` is (or will be) cached."""
+    recipe = recipe or TinyModelRecipe()
+    return (cache_dir or default_cache_dir()) / f"tiny-arith-{recipe.key()}"
+
+
 def ensure_tiny_model(cache_dir: Path | None = None, recipe: TinyModelRecipe | None = None,
                       *, progress: bool = True) -> Path:
     """Path of the cached tiny model, building it first if it is not there yet."""
     recipe = recipe or TinyModelRecipe()
-    target = (cache_dir or default_cache_dir()) / f"tiny-arith-{recipe.key()}"
+    target = tiny_model_path(cache_dir, recipe)
     if not (target / "config.json").exists():
         target.parent.mkdir(parents=True, exist_ok=True)
         build_tiny_model(target, recipe, progress=progress)
