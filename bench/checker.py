@@ -176,7 +176,7 @@ def measure(name: str, pairs: list[tuple[str, str]], mv: Callable[[], list[bool]
 def warm_pairs(use: bool) -> list[tuple[str, str]]:
     """MATH-500 gold answers, boxed, against themselves written with \\dfrac:
     LaTeX a worker in the loop would have seen; none of it is in (a) or (b)."""
-    path = REPO / ".." / "shared" / "data" / "math500" / "test.jsonl"
+    path = REPO / "tests" / "data" / "math500" / "test.jsonl"
     if not use or not path.exists():
         return []
     with path.open() as handle:
@@ -187,7 +187,7 @@ def warm_pairs(use: bool) -> list[tuple[str, str]]:
 def gsm8k_pairs(limit: int | None) -> list[tuple[str, str]]:
     rows = []
     for split in ("train", "test"):
-        with (REPO / ".." / "shared" / "data" / "gsm8k" / f"{split}.jsonl").open() as handle:
+        with (REPO / "tests" / "data" / "gsm8k" / f"{split}.jsonl").open() as handle:
             rows += [json.loads(line) for line in handle if line.strip()]
     rows = rows[:limit] if limit else rows
     return [(r["answer"], r["answer"].split("####")[-1].strip()) for r in rows]

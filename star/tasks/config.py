@@ -129,7 +129,7 @@ class DatasetTaskConfig(_TaskBase):
         if (self.train_path is None) == (self.hub_name is None):
             raise ValueError(
                 "set exactly one of task.train_path (a local file, e.g. "
-                "../shared/data/gsm8k/train.jsonl) and task.hub_name (e.g. openai/gsm8k)"
+                "data/gsm8k/train.jsonl) and task.hub_name (e.g. openai/gsm8k)"
             )
         if self.hub_name is not None and self.eval_path is not None:
             raise ValueError("task.eval_path is for local files; with task.hub_name use task.eval_split")

@@ -10,7 +10,7 @@ import pytest
 
 from star.checker import Checker
 
-DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
+DATA = Path(__file__).resolve().parents[1] / "data"
 
 
 def load_gsm8k() -> list[dict[str, str]]:
@@ -24,7 +24,7 @@ def load_gsm8k() -> list[dict[str, str]]:
 
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
-    """../shared/data next to the repository (GSM8K, MATH-500)."""
+    """tests/data: GSM8K and MATH-500, copied into the repository with their licenses."""
     return DATA
 
 

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 # The repository's parent holds shared/ both on developer machines and in CI.
-SHARED_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
+SHARED_DATA = Path(__file__).resolve().parents[1] / "data"
 
 WriteJsonl = Callable[[str, list[Any]], Path]
 
