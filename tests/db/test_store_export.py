@@ -48,7 +48,9 @@ def test_jsonl_round_export_is_the_rounds_training_set(
     rows = read_jsonl(out)
     assert [(r["problem"], r["rationalized"], r["round"]) for r in rows] == [
         ("p0", False, 1), ("p1", False, 1), ("p2", True, 1), ("p3", True, 1)]
-    assert all("hint" not in r["prompt"] and r["completion"].endswith("answer 4") for r in rows)
+    assert all(r["completion"].endswith("answer 4") for r in rows)
+    # Rationalized rows were stored with a hinted prompt; the export must give the training prompt.
+    assert [r["prompt"] for r in rows] == [f"Q{seeded.problems[f'p{i}']}: what is it?\nA:" for i in range(4)]
     assert {"prompt", "completion", "answer", "run", "dataset", "attempt_id"} <= rows[0].keys()
     assert sorted(p.name for p in outdir.iterdir()) == ["r1.jsonl"]  # no temporary files left
 
@@ -68,7 +70,8 @@ def test_pairs_prefer_correct_over_incorrect(store_url: str, seeded: Any, outdir
     pairs = read_jsonl(out)
     assert [p["problem"] for p in pairs] == ["p0", "p1", "p2", "p2", "p3", "p3"]
     assert all(p["chosen"].endswith("answer 4") and p["rejected"].endswith("answer 5") for p in pairs)
-    assert all("hint" not in p["prompt"] for p in pairs)  # rationalized chosen share the plain prompt
+    # Rationalized chosen ones were stored with a hinted prompt; a pair carries the plain one.
+    assert [p["prompt"] for p in pairs] == [f"Q{seeded.problems[p['problem']]}: what is it?\nA:" for p in pairs]
     assert len({p["rejected_id"] for p in pairs}) == 6  # each incorrect attempt used once
     everything = outdir / "pairs-all.jsonl"
     assert "wrote 10 pairs" in export(store_url, everything, "--format", "jsonl", "--pairs").stdout

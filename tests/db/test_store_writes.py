@@ -112,7 +112,11 @@ def test_resume_queries(factory: sessionmaker[Session], seeded: Any) -> None:
         triplets = accepted_triplets(s, seeded.rounds[1])
         assert sorted((t.problem.external_id, t.kind) for t in triplets) == [
             ("p0", "direct"), ("p1", "direct"), ("p2", "rationalized"), ("p3", "rationalized")]
-        assert all("hint" not in t.train_prompt and t.accepted for t in triplets)
+        assert all(t.accepted for t in triplets)
+        # The store keeps what the engine saw (hinted) apart from what the trainer gets.
+        rationalized = [t for t in triplets if t.kind == "rationalized"]
+        assert all("(hint: the answer is 4)" in t.prompt for t in rationalized)
+        assert all(t.train_prompt == f"Q{t.problem_id}: what is it?\nA:" for t in triplets)
         assert accepted_triplets(s, seeded.rounds[0]) == []  # eval attempts never train
 
 
@@ -178,7 +182,9 @@ def test_views_answer_plain_sql(factory: sessionmaker[Session], seeded: Any) -> 
             " FROM round_summary WHERE run = 'demo' ORDER BY round")).all()
     assert len(rows) == 8 and {r.run for r in rows} == {"demo"}
     assert [bool(r.rationalized) for r in rows[:4]] == [False, False, True, True]
-    assert all(r.answer == "4" and "hint" not in r.prompt for r in rows)
+    assert all(r.answer == "4" for r in rows)
+    # The view's prompt is the training prompt: the rationalized rows were stored with a hinted one.
+    assert [r.prompt for r in rows[:4]] == [f"Q{seeded.problems[f'p{i}']}: what is it?\nA:" for i in range(4)]
     assert [tuple(r) for r in summary] == [
         (0, 0.25, 0, 0, 4, None), (1, 0.5, 12, 4, 0, 2), (2, 0.75, 12, 0, 0, 4)]
 
