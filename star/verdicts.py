@@ -42,7 +42,8 @@ def is_accepted(correct: bool, steps_ok: bool | None, accept: str) -> bool:
 
 def score_items(checker, task: Task, items: list[CheckItem], *, accept: str) -> list[ScoredItem]:
     """Verdicts (in worker processes) and step checks for a batch, in input order."""
-    verdicts = checker.check_many([(item.completion.text, item.problem.gold) for item in items])
+    verdicts = checker.check_many([(item.completion.text, item.problem.gold) for item in items],
+                                  answer_type=task.answer_type)
     scored = []
     for item, verdict in zip(items, verdicts):
         steps_ok = task.check_steps(item.completion.text, item.problem) if verdict.correct else None

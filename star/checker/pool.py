@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 
 from star.checker.limits import MAX_PREDICTION_CHARS
+from star.checker.forms import AnswerType, apply_answer_type
 from star.checker.verdict import Verdict
 
 _WORKER_MODULE = "star.checker.worker"
@@ -111,13 +112,19 @@ class Checker:
         self._workers[index] = self._start()
         self.restarts += 1
 
-    def check_many(self, pairs: Iterable[tuple[str, str]], timeout: float | None = None) -> list[Verdict]:
-        """Verdicts for (prediction, gold) pairs, in input order."""
+    def check_many(self, pairs: Iterable[tuple[str, str]], timeout: float | None = None, *,
+                   answer_type: AnswerType = "symbolic") -> list[Verdict]:
+        """Verdicts for (prediction, gold) pairs, in input order.
+
+        `answer_type="number"` marks an answer that is an expression rather than
+        a number literal `not_a_number` (see star.checker.forms).
+        """
         tasks = [_task(i, pair) for i, pair in enumerate(pairs)]
         with self._lock:
             if self._closed:
                 raise RuntimeError("this Checker is closed; create a new one")
-            return _Run(self, tasks, self.timeout if timeout is None else float(timeout)).run()
+            verdicts = _Run(self, tasks, self.timeout if timeout is None else float(timeout)).run()
+        return [apply_answer_type(v, answer_type) for v in verdicts]
 
     def close(self) -> None:
         """Stop the workers; idempotent."""
@@ -249,6 +256,6 @@ def default_checker() -> Checker:
         return _default
 
 
-def check(prediction: str, gold: str, *, timeout: float = 5.0) -> Verdict:
+def check(prediction: str, gold: str, *, timeout: float = 5.0, answer_type: AnswerType = "symbolic") -> Verdict:
     """Judge one prediction against one gold answer, killed after `timeout` seconds."""
-    return default_checker().check_many([(prediction, gold)], timeout=timeout)[0]
+    return default_checker().check_many([(prediction, gold)], timeout=timeout, answer_type=answer_type)[0]

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
-Status = Literal["correct", "incorrect", "no_answer", "unparseable", "timeout"]
-STATUSES: tuple[Status, ...] = ("correct", "incorrect", "no_answer", "unparseable", "timeout")
+Status = Literal["correct", "incorrect", "no_answer", "unparseable", "timeout", "not_a_number"]
+STATUSES: tuple[Status, ...] = ("correct", "incorrect", "no_answer", "unparseable", "timeout", "not_a_number")
 
 
 @dataclass(frozen=True)

@@ -55,14 +55,15 @@ def _parse_row(path: str, number: int, line: str) -> dict[str, Any]:
     return row
 
 
-def _check_file(path: str, workers: int, timeout: float) -> None:
+def _check_file(path: str, workers: int, timeout: float, answer_type: str) -> None:
     from star.checker import Checker
 
     rows = _read_rows(path)
     with Checker(workers=workers, timeout=timeout) as checker:
         for start in range(0, len(rows), _CHUNK):
             chunk = rows[start:start + _CHUNK]
-            verdicts = checker.check_many([(r["prediction"], str(r["gold"])) for r in chunk])
+            verdicts = checker.check_many([(r["prediction"], str(r["gold"])) for r in chunk],
+                                          answer_type=answer_type)
             for row, verdict in zip(chunk, verdicts):
                 click.echo(json.dumps({**row, **verdict.to_dict()}, ensure_ascii=False))
 
@@ -87,24 +88,35 @@ def _check_file(path: str, workers: int, timeout: float) -> None:
     show_default=True,
     help="Seconds per check before its worker is killed.",
 )
+@click.option(
+    "--answer-type",
+    type=click.Choice(["number", "symbolic"]),
+    default="symbolic",
+    show_default=True,
+    help="number: the answer must be a number literal, an expression such as 12+44 is not_a_number "
+    "(arithmetic, GSM8K); symbolic: any equivalent expression counts (MATH).",
+)
 def check_command(
-    gold: str | None, prediction: str | None, jsonl: str | None, workers: int | None, timeout: float
+    gold: str | None, prediction: str | None, jsonl: str | None, workers: int | None, timeout: float,
+    answer_type: str,
 ) -> None:
     """Judge predictions against gold answers; print JSON verdicts.
 
     Each verdict has `correct`, `status` (correct, incorrect, no_answer,
-    unparseable, timeout) and `extracted` (the answer found in the prediction).
+    unparseable, timeout, not_a_number) and `extracted` (the answer found in
+    the prediction).
     """
     if jsonl is not None:
         if gold is not None or prediction is not None:
             raise click.UsageError("give either --jsonl FILE or --gold and --prediction, not both")
-        _check_file(jsonl, workers or min(8, os.cpu_count() or 1), timeout)
+        _check_file(jsonl, workers or min(8, os.cpu_count() or 1), timeout, answer_type)
         return
     if gold is None or prediction is None:
         raise click.UsageError("give --gold and --prediction (or --jsonl FILE)")
     from star.checker import check
 
-    click.echo(json.dumps(check(prediction, gold, timeout=timeout).to_dict(), ensure_ascii=False))
+    verdict = check(prediction, gold, timeout=timeout, answer_type=answer_type)
+    click.echo(json.dumps(verdict.to_dict(), ensure_ascii=False))
 
 
 COMMANDS: list[click.Command] = [check_command]

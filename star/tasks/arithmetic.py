@@ -129,6 +129,7 @@ class ArithmeticTask(Task):
 
     dataset = DATASET
     stop = ()
+    answer_type = "number"
 
     def __init__(self, config: ArithmeticTaskConfig) -> None:
         self.config = config

@@ -11,7 +11,10 @@ import hashlib
 import json
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # the checker package imports sympy; tasks stay light
+    from star.checker.forms import AnswerType
 
 
 @dataclass(frozen=True)
@@ -39,6 +42,9 @@ class Task(ABC):
     stop: tuple[str, ...] = ()
     #: send prompts as chat messages (`to_messages`) through the model's chat template
     use_chat_template: bool = False
+    #: the form a final answer must take: "number" rejects an expression such as
+    #: "12+44" (status not_a_number) that a symbolic check would find equal to 56
+    answer_type: AnswerType = "symbolic"
     #: rows dropped as invalid when the task was built with skip_invalid=True
     skipped_invalid: int = 0
 

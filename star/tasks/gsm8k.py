@@ -29,6 +29,7 @@ class GSM8KTask(DatasetTask):
     """GSM8K from local jsonl files or the hub (`openai/gsm8k`, config `main`)."""
 
     default_dataset = "gsm8k"
+    answer_type = "number"
     prompt_file = "qa_prompt.txt"
     hint_file = "qa_hint.txt"
 

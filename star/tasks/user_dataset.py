@@ -40,6 +40,7 @@ class UserDatasetTask(DatasetTask):
 
     def __init__(self, config: UserDatasetTaskConfig, *, skip_invalid: bool = False) -> None:
         self.user_config = config
+        self.answer_type = "number" if config.answer_type == "number" else "symbolic"
         self.id_field = config.id_field
         super().__init__(config, skip_invalid=skip_invalid)
 
