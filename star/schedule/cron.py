@@ -2,8 +2,8 @@
 
 Two calendar rules are ours, both about daylight saving time, so that a nightly
 schedule fires once per local night:
-- a local time that does not exist (02:30 on a spring-forward night) fires at
-  the first instant after the gap (APScheduler's own behaviour);
+- a local time that does not exist (02:30 on a spring-forward night) fires
+  once, an hour later by the new clock (APScheduler reads it in winter time);
 - a local time that happens twice (02:30 on a fall-back night) fires only the
   first time, as cron does.
 """
