@@ -28,7 +28,13 @@ def _sessions(db_url: str | None, *, create: bool = False):
 
 
 def _logging() -> None:
-    logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    """Scheduler decisions on stderr (journald / kubectl logs pick them up), nobody else's."""
+    logger = logging.getLogger("star.scheduler")
+    if not logger.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+        logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
 
 
 def _parse_now(value: str | None) -> datetime | None:
@@ -81,10 +87,13 @@ def add_cmd(name: str, config_path: Path, cron_expr: str, tz: str, rounds_per_fi
     cron.trigger(cron_expr, tz)  # a bad expression or zone fails here, before anything is stored
     config = load_config(config_path, _overrides(sets))
     run_name = config.run_name or name
-    url, sessions = _sessions(db_url, create=True)
+    from db.urls import default_database_url
+
+    url = db_url or default_database_url()
     if config.database is not None and config.database != url:
         raise ConfigError(f"config sets database {config.database!r} but the schedule is stored in {url}; "
                           "drop `database` from the config or pass it as --db (one store holds both)")
+    url, sessions = _sessions(url, create=True)
     stored = config.model_dump(mode="json", exclude={"run_name", "database"})
     with sessions.begin() as session:
         sched_store.add_schedule(session, name=name, run_name=run_name, config=stored, cron=cron_expr, timezone=tz,
@@ -210,7 +219,7 @@ def _scheduler(db_url: str | None, now: str | None, lease_seconds: float):
     from star.schedule.ticker import Scheduler, frozen_clock
 
     _logging()
-    url, sessions = _sessions(db_url)
+    url, sessions = _sessions(db_url, create=True)  # a daemon may start before the first schedule
     start = _parse_now(now)
     stop = threading.Event()
     install_stop_signals(stop)
