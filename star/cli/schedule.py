@@ -86,6 +86,7 @@ def add_cmd(name: str, config_path: Path, cron_expr: str, tz: str, rounds_per_fi
         raise ConfigError(f"schedule name {name!r} must be 1-100 letters, digits, '_', '.' or '-'")
     cron.trigger(cron_expr, tz)  # a bad expression or zone fails here, before anything is stored
     config = load_config(config_path, _overrides(sets))
+    _require_fixed_held_out(config)
     run_name = config.run_name or name
     from db.urls import default_database_url
 
@@ -102,6 +103,25 @@ def add_cmd(name: str, config_path: Path, cron_expr: str, tz: str, rounds_per_fi
     upcoming = cron.next_slot(cron.trigger(cron_expr, tz), _now())
     click.echo(f"schedule {name}: run {run_name}, {rounds_per_firing} round(s) per firing, "
                f"next {cron.local_iso(upcoming, tz)}")
+
+
+def _require_fixed_held_out(config: Any) -> None:
+    """Nightly rounds are compared on one held-out set, so it must not move as the data grows.
+
+    A held_out_fraction split ranks rows by content hash and holds out the top
+    fraction: rows added later take some of those places, so earlier training
+    rows would move into the held-out set. A separate eval file or split does
+    not depend on the training pool.
+    """
+    from star.errors import ConfigError
+    from star.tasks.config import DatasetTaskConfig
+
+    task = config.task
+    if isinstance(task, DatasetTaskConfig) and task.held_out_fraction is not None:
+        raise ConfigError(
+            "task.held_out_fraction: a scheduled run re-reads its data every night, and a fractional split "
+            "would move rows between the pool and the held-out set as rows are added; set task.eval_path "
+            "(or task.eval_split) to a fixed held-out file so rounds stay comparable")
 
 
 def _overrides(sets: tuple[str, ...]) -> dict[str, Any]:
