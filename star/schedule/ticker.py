@@ -30,6 +30,7 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 
 import db.schedules as sched_store
+from db.errors import StoreError
 from db.models import Firing, Schedule, utcnow
 from star.schedule import cron
 from star.schedule.firing import CommandBuilder, FiringSpec, run_child, star_command, write_config
@@ -87,7 +88,15 @@ class Scheduler:
         self.reap()
         with self.sessions() as session:
             names = [s.name for s in sched_store.list_schedules(session)]
-        claims = [claim for name in names if (claim := self._plan(name)) is not None]
+        claims = []
+        for name in names:
+            try:
+                claim = self._plan(name)
+            except StoreError:  # removed since the listing: nothing to fire
+                log.info("schedule %s: removed during the tick", name)
+                continue
+            if claim is not None:
+                claims.append(claim)
         threads = [threading.Thread(target=self.execute, args=(claim,), name=f"firing-{claim.schedule}")
                    for claim in claims]
         for thread in threads:
@@ -160,8 +169,6 @@ class Scheduler:
 
     def run_now(self, name: str) -> Claim:
         """Claim a manual firing at the current instant (refused while one is running)."""
-        from db.errors import StoreError
-
         now = self.clock().replace(microsecond=0)
         with self.sessions.begin() as session:
             schedule = sched_store.get_schedule(session, name)
