@@ -27,6 +27,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 import db.schedules as sched_store
@@ -126,7 +127,7 @@ class Scheduler:
             *older, latest = slots
             if older:
                 sched_store.record_slots(session, schedule, older, status="missed", now=now,
-                                         error=f"missed: no scheduler ran at this slot (caught up at {now:%Y-%m-%dT%H:%MZ})")
+                                         error=f"no scheduler ran at this slot (caught up at {now:%Y-%m-%dT%H:%MZ})")
                 log.info("schedule %s: caught up, %d older slot(s) recorded as missed", name, len(older))
             return self._fire_or_skip(session, schedule, latest, now)
 
@@ -207,7 +208,7 @@ class Scheduler:
             return self._execute(claim)
         except Exception as exc:  # noqa: BLE001 - record, so the slot is not left running until its lease ends
             log.exception("schedule %s: firing crashed", claim.schedule)
-            return self._finish(claim, set(), status="failed", error=f"scheduler error: {exc}")
+            return self._finish(claim, None, status="failed", error=f"scheduler error: {exc}")
 
     def _execute(self, claim: Claim) -> str:
         with self.sessions() as session:
@@ -239,15 +240,21 @@ class Scheduler:
         return self._finish(claim, before, status="succeeded", error=None)
 
     def _heartbeat(self, claim: Claim) -> bool:
-        with self.sessions.begin() as session:
-            ours = sched_store.renew_lease(session, claim.firing_id, owner=self.owner,
-                                           lease_expires_at=self._lease_end())
+        try:
+            with self.sessions.begin() as session:
+                ours = sched_store.renew_lease(session, claim.firing_id, owner=self.owner,
+                                               lease_expires_at=self._lease_end())
+        except SQLAlchemyError as exc:
+            # A database blip must not kill a round; if it lasts past the lease,
+            # another scheduler reaps the firing and the next renewal says so.
+            log.warning("schedule %s: could not renew the lease (%s); trying again", claim.schedule, exc)
+            return True
         if not ours:
             log.error("schedule %s: lost the lease of slot %s; stopping its child", claim.schedule,
                       claim.slot.isoformat())
         return ours
 
-    def _finish(self, claim: Claim, before: set[int], *, status: str, error: str | None,
+    def _finish(self, claim: Claim, before: set[int] | None, *, status: str, error: str | None,
                 retry_now: bool = False) -> str:
         now = self.clock()
         retry_at = None
@@ -255,8 +262,9 @@ class Scheduler:
             retry_at = now if retry_now else now + timedelta(seconds=claim.retry_backoff_s * 2 ** (claim.attempt - 1))
         with self.sessions.begin() as session:
             after = sched_store.done_rounds(session, claim.run_name)
+            done = [] if before is None else sorted(after - before)  # None: unknown, claim nothing
             ours = sched_store.finish_firing(session, claim.firing_id, owner=self.owner, status=status, now=now,
-                                             rounds=sorted(after - before), error=error, retry_at=retry_at)
+                                             rounds=done, error=error, retry_at=retry_at)
         if not ours:
             log.error("schedule %s slot %s: finished after its lease was taken over; result not recorded",
                       claim.schedule, claim.slot.isoformat())

@@ -67,3 +67,62 @@ def test_tick_runs_a_real_round_and_records_the_firing(tmp_path: Path, tiny_mode
     assert shown[1]["dataset_rows"] == 60 and shown[1]["eval_accuracy"] is not None
     log = list((tmp_path / "runs" / "nightly" / "firings").glob("nightly-*-1.log"))
     assert len(log) == 1  # the child's output is kept for the morning
+
+
+def _stored_direct(url: str) -> list[tuple[int, int]]:
+    from db.models import Attempt
+
+    try:
+        engine = open_store(url)
+    except Exception:  # noqa: BLE001 - the store may not be migrated yet
+        return []
+    try:
+        with session_factory(engine)() as session:
+            rows = session.execute(select(Attempt.problem_id, Attempt.sample_index).where(Attempt.kind == "direct"))
+            return [(pid, idx) for pid, idx in rows]
+    finally:
+        engine.dispose()
+
+
+def test_a_killed_firing_is_completed_by_the_next_tick_without_duplicates(tmp_path: Path, tiny_model: Path) -> None:
+    import signal
+    import time
+
+    url = f"sqlite:///{tmp_path}/star.db"
+    raw = _config(tmp_path, tiny_model)
+    raw["task"]["train_per_digits"] = 60  # a round long enough to be killed half-way
+    config_path = tmp_path / "nightly.yaml"
+    config_path.write_text(yaml.safe_dump(raw))
+    runner = CliRunner()
+    assert runner.invoke(cli, ["schedule", "add", "nightly", str(config_path), "--cron", "0 2 * * *",
+                               "--db", url]).exit_code == 0
+    now = cron.next_slot(cron.trigger("0 2 * * *", "UTC"), utcnow()) + timedelta(minutes=1)
+    env = dict(os.environ, PYTHONPATH=str(REPO), VLLM_CPU_KVCACHE_SPACE="1")
+    tick = [sys.executable, "-m", "star", "schedule", "tick", "--db", url, "--lease-seconds", "3"]
+    first = subprocess.Popen([*tick, "--now", now.isoformat()], env=env, cwd=tmp_path, start_new_session=True,
+                             stdout=subprocess.DEVNULL, stderr=(tmp_path / "first.log").open("w"))
+    total = 120 * 2  # problems x samples
+    try:
+        deadline = time.monotonic() + 600
+        while not 0 < len(_stored_direct(url)) < total // 2:
+            assert time.monotonic() < deadline and first.poll() is None, (tmp_path / "first.log").read_text()[-3000:]
+            time.sleep(0.2)
+    finally:
+        os.killpg(first.pid, signal.SIGKILL)  # scheduler, its star run and that run's Ray: a crash
+        first.wait()
+    before = set(_stored_direct(url))
+    time.sleep(4)  # the 3 s lease runs out
+    second = subprocess.run([*tick, "--now", (now + timedelta(minutes=10)).isoformat()], env=env, cwd=tmp_path,
+                            capture_output=True, text=True, timeout=1200)
+    assert second.returncode == 0, second.stderr[-4000:]
+    assert "failed: lost" in second.stderr and "retry 1 of 2" in second.stderr
+
+    [firing] = json.loads(runner.invoke(cli, ["schedule", "history", "--json", "--db", url]).stdout)
+    assert (firing["status"], firing["attempts"], firing["target_round"]) == ("succeeded", 2, 1)
+    after = _stored_direct(url)
+    assert len(after) == len(set(after)) == total  # every attempt once: the kept ones were not redone
+    assert before <= set(after)
+    sessions = session_factory(open_store(url))
+    with sessions() as session:
+        assert [(r.index, r.status) for r in session.scalars(select(Round).order_by(Round.index))] == \
+               [(0, "done"), (1, "done")]
