@@ -112,7 +112,7 @@ class Scheduler:
             lost = sched_store.reap_lost(session, now=self.clock(), lease_now=self.lease_clock())
             reaped = [(f.id, f.schedule.name, f.slot) for f in lost]
         for firing_id, name, slot in reaped:
-            log.warning("schedule %s slot %s: failed: lost (lease expired); will be retried", name, slot.isoformat())
+            log.warning("schedule %s slot %s: failed: lost (its lease expired)", name, slot.isoformat())
             self._notify_by_id(firing_id)
 
     def _plan(self, name: str) -> Claim | None:
@@ -174,7 +174,8 @@ class Scheduler:
         with self.sessions.begin() as session:
             schedule = sched_store.get_schedule(session, name)
             if sched_store.running_firings(session, schedule.id):
-                raise StoreError(f"schedule {name!r} has a firing running; wait for it (`star schedule history {name}`)")
+                raise StoreError(f"schedule {name!r} has a firing running; wait for it "
+                                 f"(`star schedule history {name}`)")
             firing = sched_store.insert_firing(session, schedule, now, status="running", manual=True,
                                                owner=self.owner, lease_expires_at=self._lease_end(),
                                                target_round=self._target(session, schedule), now=now)

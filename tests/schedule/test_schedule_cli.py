@@ -75,7 +75,8 @@ def test_add_list_pause_history_remove(store_url: str, config_file: Path, factor
     assert tick.exit_code == 0, tick.output
     [firing] = json.loads(star("schedule", "history", "nightly", "--json", "--db", store_url).stdout)
     assert HISTORY_KEYS <= firing.keys()
-    assert (firing["slot"], firing["status"], firing["error"]) == ("2027-01-02T01:00:00+00:00", "skipped", "schedule paused")
+    assert (firing["slot"], firing["status"], firing["error"]) == \
+           ("2027-01-02T01:00:00+00:00", "skipped", "schedule paused")
     table = star("schedule", "history", "--db", store_url)
     assert "skipped" in table.stdout and "schedule paused" in table.stdout
     assert star("schedule", "resume", "nightly", "--db", store_url).exit_code == 0
