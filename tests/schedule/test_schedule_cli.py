@@ -153,3 +153,22 @@ def test_scheduler_daemon_logs_and_stops_on_sigterm(tmp_path: Path) -> None:
     out = proc.communicate(timeout=30)[1]
     assert proc.returncode == 0
     assert "received SIGTERM" in out and "scheduler stopped" in out
+
+
+def test_two_daemons_on_one_store_fire_a_slot_once(harness: Any) -> None:
+    harness.add(created=utc(2027, 1, 1, 12))
+    daemons = [harness.scheduler(utc(2027, 1, 2, 2, 1)) for _ in range(2)]
+    threads = [threading.Thread(target=serve, args=(d,), kwargs={"poll_s": 0.1}) for d in daemons]
+    for thread in threads:
+        thread.start()
+    deadline = time.monotonic() + 60
+    while not harness.history() or harness.history()[0]["status"] == "running":
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    time.sleep(1.0)  # both keep polling the same, already fired slot
+    for daemon in daemons:
+        daemon.stop.set()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert [(f["slot"], f["status"]) for f in harness.history()] == [("2027-01-02T02:00:00+00:00", "succeeded")]
+    assert sum(len(d.finished) for d in daemons) == 1 and len(harness.invocations()) == 1
