@@ -19,6 +19,7 @@ from sqlalchemy import (
     Float,
     ForeignKey,
     Index,
+    Boolean,
     Integer,
     MetaData,
     String,
@@ -121,6 +122,9 @@ class Round(Base):
     train_examples: Mapped[int | None] = mapped_column(Integer)
     train_steps: Mapped[int | None] = mapped_column(Integer)
     extra_counts: Mapped[dict[str, int]] = mapped_column(JsonDoc, default=dict)
+    # The training data the round saw (a run's pool may grow between nightly firings).
+    dataset_hash: Mapped[str | None] = mapped_column(String(64))
+    dataset_rows: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = _created()
     updated_at: Mapped[datetime] = _updated()
 
@@ -218,3 +222,62 @@ class Evaluation(Base):
     created_at: Mapped[datetime] = _created()
 
     round: Mapped[Round] = relationship()
+
+
+FIRING_STATUSES = ("running", "succeeded", "failed", "skipped", "missed")
+
+
+class Schedule(Base):
+    """A cron schedule that continues one run by a few rounds per firing (star schedule add)."""
+
+    __tablename__ = "schedules"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    # One schedule per run: two schedules on one run would race for its rounds.
+    run_name: Mapped[str] = mapped_column(String(200), unique=True)
+    config: Mapped[dict[str, Any]] = mapped_column(JsonDoc, default=dict)
+    cron: Mapped[str] = mapped_column(String(200))
+    timezone: Mapped[str] = mapped_column(String(64))
+    rounds_per_firing: Mapped[int] = mapped_column(Integer, default=1)
+    address: Mapped[str | None] = mapped_column(Text)
+    max_retries: Mapped[int] = mapped_column(Integer, default=2)
+    retry_backoff_s: Mapped[int] = mapped_column(Integer, default=300)
+    grace_s: Mapped[int] = mapped_column(Integer, default=12 * 3600)
+    notify: Mapped[str | None] = mapped_column(Text)
+    paused: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = _created()
+    updated_at: Mapped[datetime] = _updated()
+
+
+class Firing(Base):
+    """One slot of a schedule: fired, skipped or missed; unique per (schedule, slot)."""
+
+    __tablename__ = "firings"
+    __table_args__ = (
+        UniqueConstraint("schedule_id", "slot"),
+        CheckConstraint(f"status IN {FIRING_STATUSES!r}", name="status"),
+        # The reaper and the overlap check look for running firings.
+        Index(None, "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    schedule_id: Mapped[int] = mapped_column(ForeignKey("schedules.id", ondelete="CASCADE"))
+    slot: Mapped[datetime] = mapped_column(UtcDateTime())
+    manual: Mapped[bool] = mapped_column(Boolean, default=False)
+    run_name: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # The round this slot brings the run to; retries of the slot keep it.
+    target_round: Mapped[int | None] = mapped_column(Integer)
+    rounds: Mapped[list[int]] = mapped_column(JsonDoc, default=list)
+    job_id: Mapped[str | None] = mapped_column(String(200))
+    error: Mapped[str | None] = mapped_column(Text)
+    lease_owner: Mapped[str | None] = mapped_column(String(200))
+    lease_expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    retry_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    started_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    created_at: Mapped[datetime] = _created()
+
+    schedule: Mapped[Schedule] = relationship()

@@ -152,6 +152,21 @@ def update_round(
     session.flush()
 
 
+def record_dataset_snapshot(
+    session: Session, run: Run, *, through_round: int, dataset_hash: str, rows: int
+) -> None:
+    """Note the training data on every round up to `through_round` that is not done yet.
+
+    Called once per `star run` invocation, before its rounds start: those are
+    the rounds that will train on this pool. Finished rounds keep what they saw.
+    """
+    for index in range(through_round + 1):
+        rnd = get_or_create_round(session, run, index)
+        if rnd.status != "done":
+            rnd.dataset_hash, rnd.dataset_rows = dataset_hash, rows
+    session.flush()
+
+
 # --- problems and attempts -------------------------------------------------
 
 
@@ -317,6 +332,8 @@ def _summary(rnd: Round, metrics: dict[str, float], stored: dict[str, int]) -> d
         "eval_accuracy": metrics.get("accuracy"),
         "metrics": dict(sorted(metrics.items())),
         "stored": stored,
+        "dataset_hash": rnd.dataset_hash,
+        "dataset_rows": rnd.dataset_rows,
         "model_in": rnd.model_in,
         "model_out": rnd.model_out,
         "timings": rnd.timings,

@@ -18,6 +18,7 @@ from star.progress import Progress
 from star.report import plot_learning_curve, print_round_table
 from star.tasks import build_task
 from star.tasks.base import Problem, Task
+from star.tasks.snapshot import dataset_snapshot
 
 
 def resolve_base_model(config: StarConfig, progress: Progress) -> str:
@@ -55,6 +56,8 @@ def run_star(config: StarConfig, *, console: Console | None = None, skip_invalid
         store.set_run_status(session, run, "running")
         train = _store_problems(session, task, "train", task.train_problems())
         held_out = _store_problems(session, task, "eval", task.eval_problems())
+        digest, n_rows = dataset_snapshot(train.values())  # a nightly run's pool may have grown
+        store.record_dataset_snapshot(session, run, through_round=config.rounds, dataset_hash=digest, rows=n_rows)
     progress.log(f"run {run_name}: {len(train)} training problems, {len(held_out)} held-out, "
                  f"model {base_model}, store {url}")
 

@@ -172,12 +172,19 @@ def rounds_cmd(run: str, db_url: str | None, as_json: bool) -> None:
     rows = [
         [s["round"], s["status"], s["attempted"], s["accepted_direct"], s["accepted_rationalized"],
          s["train_examples"], s["train_steps"], _percent(s["eval_accuracy"]),
-         sum(s["stored"].values())]
+         sum(s["stored"].values()), _dataset(s)]
         for s in summaries
     ]
     columns = ["round", "status", "attempted", "direct", "rationalized", "train ex", "steps",
-               "eval acc", "stored"]
+               "eval acc", "stored", "dataset"]
     _print_table(columns, rows, empty=f"run {run!r} has no rounds yet")
+
+
+def _dataset(summary: dict[str, Any]) -> str | None:
+    """The training data the round saw: row count and the head of its content hash."""
+    if summary.get("dataset_hash") is None:
+        return None
+    return f"{summary['dataset_rows']} rows {summary['dataset_hash'][:10]}"
 
 
 def _percent(value: float | None) -> str | None:

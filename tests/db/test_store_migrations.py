@@ -14,7 +14,7 @@ from db import migrate
 from db.engine import make_engine, open_store
 from db.errors import StoreError
 
-TABLES = {"runs", "rounds", "problems", "attempts", "models", "evaluations"}
+TABLES = {"runs", "rounds", "problems", "attempts", "models", "evaluations", "schedules", "firings"}
 VIEWS = {"accepted_triplets", "round_summary"}
 REPO = Path(__file__).resolve().parents[2]
 
