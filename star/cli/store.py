@@ -152,10 +152,10 @@ def runs_cmd(db_url: str | None, as_json: bool) -> None:
         _print_json(runs)
         return
     rows = [[r["name"], r["status"], r["base_model"], r["rounds"], r["last_round"], r["updated_at"][:19],
-             r["driver"], r["error"]] for r in runs]
-    # The error column is last and cut to one line, so a long traceback line never wraps the table.
+             r["driver"], r["error"] and _excerpt(r["error"], 50)] for r in runs]
+    # The error is cut to 50 characters; `star runs --json` has all of it.
     columns = ["run", "status", "base model", "rounds", "last", "updated", "driver", "error"]
-    _print_table(columns, rows, empty="no runs yet", clip_last=True)
+    _print_table(columns, rows, empty="no runs yet")
 
 
 @click.command("rounds")
