@@ -215,3 +215,27 @@ def test_a_driver_whose_run_is_taken_over_stops(tmp_path: Path) -> None:
         assert lease_info(s, run).holder == OTHER  # the old driver left the new holder's lease alone
         assert run.status == "running"
     engine.dispose()
+
+
+@pytest.mark.slow
+def test_a_start_that_fails_in_ray_is_recorded_as_failed(tmp_path: Path) -> None:
+    """Real Ray and vLLM: the generator cannot load a model that does not exist."""
+    url = f"sqlite:///{tmp_path}/star.db"
+    missing = tmp_path / "no-such-model"
+    config = {"run_name": "bad-model", "rounds": 1, "model": str(missing), "database": url,
+              "storage": str(tmp_path / "runs"),
+              "task": {"name": "arithmetic", "min_digits": 1, "max_digits": 1, "train_per_digits": 4,
+                       "eval_per_digits": 2},
+              "generators": {"max_model_len": 256, "cpu_kv_cache_gb": 1}, "checker": {"workers": 1}}
+    path = tmp_path / "run.yaml"
+    path.write_text(yaml.safe_dump(config))
+    env = {**os.environ, "PYTHONPATH": f"{REPO}{os.pathsep}{os.environ.get('PYTHONPATH', '')}",
+           "VLLM_CPU_KVCACHE_SPACE": "1"}
+    done = subprocess.run([sys.executable, "-m", "star", "run", str(path), "--quiet"], env=env,
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode != 0
+    status, error, leased = _run_row(url, "bad-model")
+    assert status == "failed" and not leased, done.stderr[-3000:]
+    assert error and "\n" not in error and "no-such-model" in error, error
+    runs = json.loads(star("runs", "--db", url, "--json").stdout)
+    assert runs[0]["status"] == "failed" and runs[0]["error"] == error
