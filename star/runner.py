@@ -152,7 +152,10 @@ def _drive(config: StarConfig, sessions: sessionmaker[Session], run_name: str, u
                          workers=workers, progress=progress, loaded_model=base_model)
         run_rounds(ctx)
     finally:
-        stop_workers(workers)
+        try:
+            stop_workers(workers)
+        except Exception as exc:  # noqa: BLE001 - never hide why the run ended behind a cleanup error
+            progress.log(f"could not stop the workers cleanly ({error_summary(exc)})")
 
 
 def preflight_cluster(backend: str, storage: Path) -> None:
