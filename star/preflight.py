@@ -73,7 +73,9 @@ def probe_ray_address(address: str, source: str, timeout_s: float = PROBE_CONNEC
     try:
         socket.create_connection((host, port), timeout=timeout_s).close()
     except OSError as exc:
-        stale = f" (a stale {ray_address_file()} is left by a cluster that was killed)" if "ray_current_cluster" in source else ""
+        stale = ""
+        if "ray_current_cluster" in source:
+            stale = f" (a stale {ray_address_file()} is left by a cluster that was killed)"
         raise ClusterError(
             f"no Ray cluster answers at {host}:{port} ({source}): {exc.strerror or exc}; start the cluster "
             f"(`ray start --head`) or fix ray_address / $RAY_ADDRESS{stale}, or leave ray_address "

@@ -239,3 +239,55 @@ def test_a_start_that_fails_in_ray_is_recorded_as_failed(tmp_path: Path) -> None
     assert error and "\n" not in error and "no-such-model" in error, error
     runs = json.loads(star("runs", "--db", url, "--json").stdout)
     assert runs[0]["status"] == "failed" and runs[0]["error"] == error
+
+
+@pytest.mark.slow
+def test_sigterm_during_a_real_round_stops_the_run_within_seconds(tmp_path: Path, tiny_model: Path) -> None:
+    """What `ray job stop` does to a driver: SIGTERM, then SIGKILL 3 s later."""
+    url = f"sqlite:///{tmp_path}/star.db"
+    config = {"run_name": "term", "rounds": 1, "model": str(tiny_model), "database": url,
+              "storage": str(tmp_path / "runs"),
+              "task": {"name": "arithmetic", "min_digits": 1, "max_digits": 3, "train_per_digits": 40,
+                       "eval_per_digits": 5},
+              "sampling": {"samples_per_problem": 2, "max_new_tokens": 80, "batch_problems": 4},
+              "generators": {"max_model_len": 256, "cpu_kv_cache_gb": 1}, "checker": {"workers": 1}}
+    path = tmp_path / "run.yaml"
+    path.write_text(yaml.safe_dump(config))
+    env = {**os.environ, "PYTHONPATH": f"{REPO}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    log = tmp_path / "driver.log"
+    proc = subprocess.Popen([sys.executable, "-m", "star", "run", str(path), "--quiet"], env=env,
+                            stdout=log.open("w"), stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 420
+        while not _round_started(url):  # workers are up and round 0 is being evaluated
+            assert proc.poll() is None, log.read_text()[-3000:]
+            assert time.monotonic() < deadline, "no round started within 7 minutes"
+            time.sleep(0.5)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=3) == 128 + signal.SIGTERM, log.read_text()[-3000:]
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+        else:  # the local Ray the driver started goes with it, as under `ray job stop`
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+    assert _run_row(url, "term") == ("stopped", None, False)
+
+
+def _round_started(url: str) -> bool:
+    from sqlalchemy import func
+
+    from db.models import Attempt
+
+    if not Path(url.removeprefix("sqlite:///")).exists():
+        return False
+    engine = open_store(url)
+    try:
+        with session_factory(engine)() as s:
+            return bool(s.scalar(select(func.count()).select_from(Attempt)))
+    except Exception:  # noqa: BLE001 - the schema may not exist yet
+        return False
+    finally:
+        engine.dispose()
