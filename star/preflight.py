@@ -90,6 +90,20 @@ def _host_port(address: str, source: str) -> tuple[str, int]:
     return host.strip("[]"), int(port)
 
 
+# --- the model ------------------------------------------------------------------------
+
+
+def check_model_path(model: str) -> None:
+    """A model given as a path must exist here; otherwise vLLM fails minutes later, inside an
+    actor, taking the path for a hub repo id."""
+    if not model.startswith(("/", "./", "../", "~")):
+        return  # a hub name such as Qwen/Qwen2.5-0.5B
+    path = Path(model).expanduser()
+    if not (path / "config.json").is_file():
+        what = "does not exist" if not path.exists() else "has no config.json (not a Hugging Face model folder)"
+        raise StarError(f"model {model} {what}; set `model` to a model folder or a hub name")
+
+
 # --- several nodes ------------------------------------------------------------------
 
 

@@ -9,6 +9,7 @@ round) or `stopped` (SIGTERM or Ctrl-C), and the lease is given back.
 from __future__ import annotations
 
 import datetime as dt
+import re
 import sys
 from collections.abc import Callable
 from datetime import datetime
@@ -33,6 +34,7 @@ from star.resume import check_resumable, stored_config
 from star.tasks.base import Problem, Task
 
 ERROR_MAX_CHARS = 1000
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
 def planned_base_model(config: StarConfig) -> str:
@@ -132,9 +134,11 @@ def _drive(config: StarConfig, sessions: sessionmaker[Session], run_name: str, u
     """Everything after the lease: model, problems, Ray, preflight, workers, rounds."""
     from star.cluster import init_ray, start_workers, stop_workers
     from star.orchestrator import RunContext, run_rounds
+    from star.preflight import check_model_path
     from star.tasks import build_task
 
     base_model = resolve_base_model(config, progress)
+    check_model_path(base_model)
     task = build_task(config.task, skip_invalid=skip_invalid)
     with sessions() as session, session.begin():
         train = _store_problems(session, task, "train", task.train_problems())
@@ -179,7 +183,8 @@ def _finish(sessions: sessionmaker[Session], lease: Lease, status: str, error: s
 def error_summary(exc: BaseException) -> str:
     """One line for runs.error: the message's first line and, for a traceback-carrying
     Ray error, its last line (the root cause raised inside the actor)."""
-    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    plain = _ANSI.sub("", str(exc))  # Ray colours actor names in its messages
+    lines = [line.strip() for line in plain.splitlines() if line.strip()]
     if not lines:
         return type(exc).__name__
     text = lines[0] if len(lines) == 1 else f"{lines[0]} ... {lines[-1]}"

@@ -18,11 +18,11 @@ from typing import Any
 import pytest
 import yaml
 from click.testing import CliRunner, Result
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from db.engine import open_store, session_factory
 from db.leases import Holder, acquire_lease, lease_info
-from db.models import Run, RunLease, utcnow
+from db.models import Round, Run, RunLease, utcnow
 from db.store import get_or_create_run
 from star.config import load_config
 from star.resume import RESULT_FIELDS, result_differences
@@ -119,12 +119,12 @@ def _bad_gsm8k(tmp_path: Path) -> Path:
 def test_resume_without_config_uses_the_stored_one_and_a_failed_start_is_recorded(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path}/star.db"
     train = _bad_gsm8k(tmp_path)
-    stored = _default(url, "g1", model="/models/never-loaded", rounds=2)
+    stored = _default(url, "g1", model="example-org/never-loaded", rounds=2)
     stored["task"] = {"name": "gsm8k", "train_path": str(train), "held_out_fraction": 0.25, "shots": 1}
     _seed_run(url, "g1", stored)
 
     config = load_run_config("g1", url, {"rounds": 5})
-    assert config.task.name == "gsm8k" and config.model == "/models/never-loaded"
+    assert config.task.name == "gsm8k" and config.model == "example-org/never-loaded"
     assert config.rounds == 5 and config.database == url and config.run_name == "g1"
 
     # Without CONFIG, `star run --resume` runs the stored GSM8K task (not the
@@ -139,6 +139,18 @@ def test_resume_without_config_uses_the_stored_one_and_a_failed_start_is_recorde
     assert [(r["name"], r["status"], r["error"], r["driver"]) for r in runs] == [("g1", "failed", error, None)]
     table = star("runs", "--db", url)
     assert "failed" in table.stdout and "error" in table.stdout
+
+
+def test_a_missing_model_path_fails_the_run_before_ray(tmp_path: Path) -> None:
+    import ray
+
+    url = f"sqlite:///{tmp_path}/star.db"
+    result = star("run", "--run-name", "m1", "--db", url, "--quiet", "--set", f"model={tmp_path}/nope")
+    assert result.exit_code == 2
+    assert f"model {tmp_path}/nope does not exist; set `model` to a model folder or a hub name" in result.stderr
+    assert _run_row(url, "m1") == ("failed", f"model {tmp_path}/nope does not exist; set `model` to a model "
+                                   "folder or a hub name", False)
+    assert not ray.is_initialized()
 
 
 def test_resume_of_an_unknown_run_without_config_names_the_fix(tmp_path: Path) -> None:
@@ -219,9 +231,11 @@ def test_a_driver_whose_run_is_taken_over_stops(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_a_start_that_fails_in_ray_is_recorded_as_failed(tmp_path: Path) -> None:
-    """Real Ray and vLLM: the generator cannot load a model that does not exist."""
+    """Real Ray and vLLM: the generator cannot load a model folder whose weights are broken."""
     url = f"sqlite:///{tmp_path}/star.db"
     missing = tmp_path / "no-such-model"
+    missing.mkdir()
+    (missing / "config.json").write_text('{"model_type": "no-such-architecture"}')
     config = {"run_name": "bad-model", "rounds": 1, "model": str(missing), "database": url,
               "storage": str(tmp_path / "runs"),
               "task": {"name": "arithmetic", "min_digits": 1, "max_digits": 1, "train_per_digits": 4,
@@ -236,7 +250,8 @@ def test_a_start_that_fails_in_ray_is_recorded_as_failed(tmp_path: Path) -> None
     assert done.returncode != 0
     status, error, leased = _run_row(url, "bad-model")
     assert status == "failed" and not leased, done.stderr[-3000:]
-    assert error and "\n" not in error and "no-such-model" in error, error
+    assert error and "\n" not in error and "\x1b" not in error and "no-such-architecture" in error, error
+    assert "The actor died because of an error raised in its creation task" in error
     runs = json.loads(star("runs", "--db", url, "--json").stdout)
     assert runs[0]["status"] == "failed" and runs[0]["error"] == error
 
@@ -264,7 +279,13 @@ def test_sigterm_during_a_real_round_stops_the_run_within_seconds(tmp_path: Path
             assert time.monotonic() < deadline, "no round started within 7 minutes"
             time.sleep(0.5)
         proc.send_signal(signal.SIGTERM)
-        assert proc.wait(timeout=3) == 128 + signal.SIGTERM, log.read_text()[-3000:]
+        sent = time.monotonic()
+        # Recorded and released before the SIGKILL `ray job stop` sends after 3 s ...
+        while _run_row(url, "term") != ("stopped", None, False):
+            assert time.monotonic() - sent < 3, (_run_row(url, "term"), log.read_text()[-3000:])
+            time.sleep(0.1)
+        # ... then the driver exits as a SIGTERM'd process (after shutting down its own local Ray).
+        assert proc.wait(timeout=60) == 128 + signal.SIGTERM, log.read_text()[-3000:]
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
@@ -274,11 +295,11 @@ def test_sigterm_during_a_real_round_stops_the_run_within_seconds(tmp_path: Path
             except ProcessLookupError:
                 pass
     assert _run_row(url, "term") == ("stopped", None, False)
+    with session_factory(open_store(url))() as s:  # the round it was in stays resumable
+        assert s.scalar(select(func.count()).select_from(Round).where(Round.status == "done")) == 0
 
 
 def _round_started(url: str) -> bool:
-    from sqlalchemy import func
-
     from db.models import Attempt
 
     if not Path(url.removeprefix("sqlite:///")).exists():
