@@ -35,6 +35,7 @@ from star.tasks.base import Problem, Task
 
 ERROR_MAX_CHARS = 1000
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
+_EXCEPTION_LINE = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception)\b.*:")
 
 
 def planned_base_model(config: StarConfig) -> str:
@@ -187,10 +188,20 @@ def error_summary(exc: BaseException) -> str:
     lines = [line.strip() for line in plain.splitlines() if line.strip()]
     if not lines:
         return type(exc).__name__
-    text = lines[0] if len(lines) == 1 else f"{lines[0]} ... {lines[-1]}"
+    text = lines[0] if len(lines) == 1 else f"{lines[0]} ... {_root_cause(lines[1:])}"
     if not isinstance(exc, StarError) and type(exc).__name__ not in text:
         text = f"{type(exc).__name__}: {text}"
     return text[:ERROR_MAX_CHARS]
+
+
+def _root_cause(lines: list[str]) -> str:
+    """The innermost `SomeError: message` line of a traceback and the lines that detail it
+    (pydantic puts the reason on the next lines), without pydantic's help-link line."""
+    starts = [i for i, line in enumerate(lines) if _EXCEPTION_LINE.match(line)]
+    if not starts:
+        return lines[-1]
+    detail = [line for line in lines[starts[-1]:starts[-1] + 4] if not line.startswith("For further information")]
+    return " ".join(detail)
 
 
 def report_run(console: Console, sessions, run_name: str, plot_dir: Path) -> Path:

@@ -153,6 +153,28 @@ def test_a_missing_model_path_fails_the_run_before_ray(tmp_path: Path) -> None:
     assert not ray.is_initialized()
 
 
+def test_error_summary_is_one_line_with_the_root_cause() -> None:
+    from star.runner import error_summary
+
+    class ActorDiedError(Exception):
+        pass
+
+    # The shape of Ray's message for an actor whose __init__ raised (colours included).
+    ray_error = ActorDiedError(
+        "The actor died because of an error raised in its creation task, \x1b[36mray::GeneratorActor.__init__()"
+        "\x1b[39m (pid=1)\nTraceback (most recent call last):\n  File \"engine.py\", line 3, in load\n"
+        "pydantic_core._pydantic_core.ValidationError: 1 validation error for ModelConfig\n"
+        "  Value error, model type `bogus` is not supported [type=value_error]\n"
+        "    For further information visit https://errors.pydantic.dev/2.14/v/value_error")
+    assert error_summary(ray_error) == (
+        "ActorDiedError: The actor died because of an error raised in its creation task, "
+        "ray::GeneratorActor.__init__() (pid=1) ... pydantic_core._pydantic_core.ValidationError: 1 validation "
+        "error for ModelConfig Value error, model type `bogus` is not supported [type=value_error]")
+    assert error_summary(MemoryError()) == "MemoryError"
+    assert error_summary(ValueError("x" * 5000)).startswith("ValueError: xxx")
+    assert len(error_summary(ValueError("x" * 5000))) == 1000
+
+
 def test_resume_of_an_unknown_run_without_config_names_the_fix(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path}/star.db"
     _seed_run(url, "known", _default(url, "known"))
@@ -250,7 +272,8 @@ def test_a_start_that_fails_in_ray_is_recorded_as_failed(tmp_path: Path) -> None
     assert done.returncode != 0
     status, error, leased = _run_row(url, "bad-model")
     assert status == "failed" and not leased, done.stderr[-3000:]
-    assert error and "\n" not in error and "\x1b" not in error and "no-such-architecture" in error, error
+    assert error and "\n" not in error and "\x1b" not in error, error
+    assert "no-such-architecture" in error.split(" ... ")[1], error  # the root cause, from inside the actor
     assert "The actor died because of an error raised in its creation task" in error
     runs = json.loads(star("runs", "--db", url, "--json").stdout)
     assert runs[0]["status"] == "failed" and runs[0]["error"] == error
