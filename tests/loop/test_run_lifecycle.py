@@ -175,6 +175,17 @@ def test_error_summary_is_one_line_with_the_root_cause() -> None:
     assert len(error_summary(ValueError("x" * 5000))) == 1000
 
 
+def test_the_lease_names_the_ray_job_a_driver_runs_in() -> None:
+    from star.lifecycle import ray_job_id
+
+    # What Ray's job supervisor puts in a job driver's environment.
+    job_env = {"RAY_JOB_CONFIG_JSON_ENV_VAR": json.dumps(
+        {"runtime_env": {}, "metadata": {"job_submission_id": "raysubmit_Xy12", "job_name": "raysubmit_Xy12"}})}
+    assert ray_job_id(job_env) == "raysubmit_Xy12"
+    assert ray_job_id({}) is None
+    assert ray_job_id({"RAY_JOB_CONFIG_JSON_ENV_VAR": "not json"}) is None
+
+
 def test_resume_of_an_unknown_run_without_config_names_the_fix(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path}/star.db"
     _seed_run(url, "known", _default(url, "known"))
