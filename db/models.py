@@ -94,10 +94,33 @@ class Run(Base):
     config: Mapped[dict[str, Any]] = mapped_column(JsonDoc, default=dict)
     status: Mapped[str] = mapped_column(String(32), default="created")
     base_model: Mapped[str] = mapped_column(Text)
+    # Why the run last failed (first line of the exception); NULL once it runs again.
+    error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = _created()
     updated_at: Mapped[datetime] = _updated()
 
     rounds: Mapped[list[Round]] = relationship(back_populates="run", order_by="Round.index")
+
+
+class RunLease(Base):
+    """The one driver allowed to run a run; a row per run while a driver holds it.
+
+    run_id is the primary key, so two drivers racing to insert the row cannot
+    both succeed; a driver whose heartbeat is older than the lease timeout is
+    taken over by a conditional UPDATE (db/leases.py).
+    """
+
+    __tablename__ = "run_leases"
+
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
+    # Random per driver process: a reused pid on another host never matches.
+    token: Mapped[str] = mapped_column(String(64))
+    host: Mapped[str] = mapped_column(String(255))
+    pid: Mapped[int] = mapped_column(Integer)
+    # Ray Jobs submission id when the driver runs as a job (`star submit`).
+    job_id: Mapped[str | None] = mapped_column(String(255))
+    acquired_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    heartbeat_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
 class Round(Base):

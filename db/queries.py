@@ -15,7 +15,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session, joinedload
 
 from db.errors import StoreError
-from db.models import ATTEMPT_KINDS, Attempt, Problem, Round, Run
+from db.models import ATTEMPT_KINDS, Attempt, Problem, Round, Run, RunLease
 from db.store import get_round, get_run
 
 _LIKE_SPECIAL = re.compile(r"[/%_]")  # escaped so --contains is a literal substring
@@ -31,13 +31,22 @@ def list_runs(session: Session) -> list[dict[str, Any]]:
         .group_by(Run.id)
         .order_by(Run.id)
     )
+    drivers = {
+        run_id: (f"pid {pid} on {host}" + (f" (Ray job {job})" if job else ""), beat)
+        for run_id, host, pid, job, beat in session.execute(
+            select(RunLease.run_id, RunLease.host, RunLease.pid, RunLease.job_id, RunLease.heartbeat_at))
+    }
     return [
         {
             "name": run.name,
             "status": run.status,
+            "error": run.error,
             "base_model": run.base_model,
             "rounds": n_rounds,
             "last_round": last,
+            # The driver holding the run's lease (None when no driver holds it).
+            "driver": drivers[run.id][0] if run.id in drivers else None,
+            "heartbeat_at": drivers[run.id][1].isoformat() if run.id in drivers else None,
             "created_at": run.created_at.isoformat(),
             "updated_at": run.updated_at.isoformat(),
         }

@@ -101,8 +101,10 @@ def get_run(session: Session, name: str) -> Run:
     return run
 
 
-def set_run_status(session: Session, run: Run, status: str) -> None:
+def set_run_status(session: Session, run: Run, status: str, *, error: str | None = None) -> None:
+    """Set the run's status; `error` says why it failed (cleared by any other status)."""
     run.status = status
+    run.error = error
     session.flush()
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import signal
+import threading
 from dataclasses import dataclass
 
 from star.config import StarConfig
@@ -18,14 +20,28 @@ class Workers:
 
 
 def init_ray(config: StarConfig) -> None:
+    """Start a private local Ray (no ray_address) or join a cluster that answers.
+
+    Never ray.init(address=None): that joins whatever cluster this machine
+    started last, and retries a dead one for minutes (star/preflight.py).
+    """
     import ray
+
+    from star.preflight import probe_ray_address, resolve_ray_address
 
     if ray.is_initialized():
         return
+    address, source = resolve_ray_address(config.ray_address)
+    probe_ray_address(address, source)
     # Workers inherit this; the engine reads it before vLLM starts.
     os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", str(max(1, int(config.generators.cpu_kv_cache_gb))))
-    ray.init(address=config.ray_address, include_dashboard=False, logging_level="WARNING",
+    ours = signal.getsignal(signal.SIGTERM)
+    ray.init(address=address, include_dashboard=False, logging_level="WARNING",
              log_to_driver=False, configure_logging=True)
+    if callable(ours) and threading.current_thread() is threading.main_thread():
+        # ray.init replaces the SIGTERM handler with sys.exit(15); keep the driver's own
+        # (star/lifecycle.py), which also ignores a second SIGTERM while the run is cleaned up.
+        signal.signal(signal.SIGTERM, ours)
 
 
 def engine_spec(config: StarConfig, model_path: str) -> EngineSpec:

@@ -90,6 +90,14 @@ class StoreConfig(_Section):
     write_batch: int = Field(2000, ge=1, le=100000, description="Attempts per insert transaction.")
 
 
+class LeaseConfig(_Section):
+    heartbeat_s: float = Field(10.0, gt=0.0, le=3600.0,
+                               description="Seconds between the driver's heartbeats on its run lease.")
+    timeout_s: float = Field(60.0, gt=0.0, le=86400.0, description=(
+        "A run whose driver has not sent a heartbeat for this long is free to take over "
+        "(its driver is presumed dead); must exceed lease.heartbeat_s."))
+
+
 class StarConfig(_Section):
     """A STaR run: model, task, sampling, rationalization, training, resources."""
 
@@ -113,12 +121,15 @@ class StarConfig(_Section):
     trainer: TrainerConfig = Field(default_factory=TrainerConfig, description="Trainer actor resources.")
     checker: CheckerConfig = Field(default_factory=CheckerConfig, description="Answer checker pool.")
     store: StoreConfig = Field(default_factory=StoreConfig, description="Database connection and writes.")
+    lease: LeaseConfig = Field(default_factory=LeaseConfig, description="One driver per run: the run lease.")
 
     @model_validator(mode="after")
     def _digits_in_order(self) -> "StarConfig":
         task = self.task
         if isinstance(task, ArithmeticTaskConfig) and task.min_digits > task.max_digits:
             raise ValueError("task.min_digits must not exceed task.max_digits")
+        if self.lease.timeout_s <= self.lease.heartbeat_s:
+            raise ValueError("lease.timeout_s must exceed lease.heartbeat_s, or a live driver loses its run")
         return self
 
 
@@ -132,7 +143,7 @@ def load_config(path: Path | None, overrides: dict[str, Any] | None = None) -> S
     """YAML file (or the embedded default) + CLI overrides -> validated StarConfig."""
     raw = embedded_default() if path is None else _read_yaml(path)
     for dotted, value in (overrides or {}).items():
-        _set_dotted(raw, dotted, value)
+        set_dotted(raw, dotted, value)
     return validate_config(raw, source=str(path) if path else "the embedded default")
 
 
@@ -155,7 +166,7 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     return raw
 
 
-def _set_dotted(raw: dict[str, Any], dotted: str, value: Any) -> None:
+def set_dotted(raw: dict[str, Any], dotted: str, value: Any) -> None:
     node = raw
     *parents, leaf = dotted.split(".")
     for key in parents:

@@ -1,24 +1,51 @@
-"""`star run`: set up store, task, model and workers, then run the rounds."""
+"""`star run`: claim the run, check the cluster, start workers, run the rounds.
+
+The run's life in the store: `star run` takes the run's lease (one driver per
+run) and marks it `running`; it ends `done`, `failed` (with the error text in
+runs.error, whatever failed: model build, dataset, Ray, vLLM start-up, a
+round) or `stopped` (SIGTERM or Ctrl-C), and the lease is given back.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+import re
 import sys
+from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
 
 import db.store as store
 from db.engine import open_store, session_factory
+from db.leases import Holder, Lease, acquire_lease, release_lease, this_process
+from db.models import Run, utcnow
 from db.store import ProblemRow
-from db.urls import default_database_url, sqlite_path, parse_url
-from star.config import TINY_MODEL, StarConfig
-from star.orchestrator import RunContext, run_rounds
+from db.urls import default_database_url, parse_url, sqlite_path
+from star.config import TINY_MODEL, StarConfig, set_dotted
+from star.errors import StarError
+from star.lifecycle import LeaseKeeper, ray_job_id, sigterm_exits
 from star.progress import Progress
-from star.report import plot_learning_curve, print_round_table
-from star.tasks import build_task
+from star.resume import check_resumable, stored_config
 from star.tasks.base import Problem, Task
 from star.tasks.snapshot import dataset_snapshot
+
+ERROR_MAX_CHARS = 1000
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+_EXCEPTION_LINE = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception)\b.*:")
+
+
+def planned_base_model(config: StarConfig) -> str:
+    """The model path the run starts from, without building anything."""
+    if config.model != TINY_MODEL:
+        return config.model
+    from star.tiny_model import tiny_model_path
+
+    return str(tiny_model_path())
 
 
 def resolve_base_model(config: StarConfig, progress: Progress) -> str:
@@ -38,8 +65,38 @@ def default_run_name() -> str:
     return "run-" + dt.datetime.now().strftime("%Y%m%d-%H%M%S")
 
 
+def load_run_config(run_name: str, database: str | None, overrides: dict[str, Any]) -> StarConfig:
+    """`star run --resume RUN` without CONFIG: the run's stored config, plus the overrides."""
+    url = database or default_database_url()
+    engine = open_store(url, pool_size=1, max_overflow=0, create=False)
+    try:
+        with session_factory(engine)() as session:
+            raw = dict(store.get_run(session, run_name).config)
+    finally:
+        engine.dispose()
+    raw.update(run_name=run_name, database=url)
+    for dotted, value in overrides.items():
+        set_dotted(raw, dotted, value)
+    return stored_config(raw, run_name)
+
+
+def claim_run(sessions: sessionmaker[Session], config: StarConfig, run_name: str, holder: Holder, *,
+              now: datetime, force: bool = False) -> Lease:
+    """Create or reopen the run, refuse a config that changes its results, take its lease."""
+    with sessions() as session, session.begin():
+        run = store.get_or_create_run(session, run_name, config=config.model_dump(mode="json"),
+                                      base_model=planned_base_model(config))
+        check_resumable(stored_config(run.config, run_name), config, run_name)
+        lease = acquire_lease(session, run, holder, now=now, timeout_s=config.lease.timeout_s, force=force)
+        # The latest start's config, so a bare `star run --resume RUN` repeats it (e.g. --rounds).
+        run.config = config.model_dump(mode="json")
+        store.set_run_status(session, run, "running")
+    return lease
+
+
 def run_star(config: StarConfig, *, console: Console | None = None, skip_invalid: bool = False,
-             show_progress: bool = True) -> str:
+             show_progress: bool = True, force: bool = False,
+             clock: Callable[[], datetime] = utcnow) -> str:
     """Run (or resume) `config.run_name`; returns the run name."""
     # Wide enough for the round table even when stdout is a file or a pipe.
     console = console or Console(width=None if sys.stdout.isatty() else 200)
@@ -48,40 +105,112 @@ def run_star(config: StarConfig, *, console: Console | None = None, skip_invalid
     url = config.database or default_database_url()
     engine = open_store(url, pool_size=config.store.pool_size, max_overflow=config.store.max_overflow)
     sessions = session_factory(engine)
-    task = build_task(config.task, skip_invalid=skip_invalid)
-    base_model = resolve_base_model(config, progress)
-    with sessions() as session, session.begin():
-        run = store.get_or_create_run(session, run_name, config=config.model_dump(mode="json"),
-                                      base_model=base_model)
-        store.set_run_status(session, run, "running")
-        train = _store_problems(session, task, "train", task.train_problems())
-        held_out = _store_problems(session, task, "eval", task.eval_problems())
-        digest, n_rows = dataset_snapshot(train.values())  # a nightly run's pool may have grown
-        store.record_dataset_snapshot(session, run, through_round=config.rounds, dataset_hash=digest, rows=n_rows)
-    progress.log(f"run {run_name}: {len(train)} training problems, {len(held_out)} held-out, "
-                 f"model {base_model}, store {url}")
-
-    from star.cluster import init_ray, start_workers, stop_workers
-
-    init_ray(config)
-    with progress.spinner("starting generation workers (vLLM)"):
-        workers = start_workers(config, base_model, task)
-    ctx = RunContext(config=config, task=task, sessions=sessions, run_name=run_name,
-                     base_model=base_model, storage=Path(config.storage), train=train, held_out=held_out,
-                     workers=workers, progress=progress, loaded_model=base_model)
-    status = "failed"
-    try:
-        run_rounds(ctx)
-        status = "done"
-    finally:
-        stop_workers(workers)
-        with sessions() as session, session.begin():
-            store.set_run_status(session, store.get_run(session, run_name), status)
+    lease = claim_run(sessions, config, run_name, this_process(ray_job_id()), now=clock(), force=force)
+    if lease.took_over is not None:
+        progress.log(f"run {run_name}: took over the lease of {lease.took_over.describe()}")
+    warn = Console(stderr=True).print
+    keeper = LeaseKeeper(sessions, lease, config.lease.heartbeat_s, clock=clock, on_error=warn).start()
+    status, error = "failed", None
+    with sigterm_exits():  # SIGTERM -> SystemExit here, so the `finally` below marks and releases
+        try:
+            _drive(config, sessions, run_name, url, progress, skip_invalid)
+            status = "done"
+        except (KeyboardInterrupt, SystemExit):
+            status = "stopped"
+            if keeper.lost:
+                raise StarError(f"run {run_name!r} was taken over by another driver; this one stopped") from None
+            raise
+        except BaseException as exc:
+            error = error_summary(exc)
+            raise
+        finally:
+            keeper.stop()
+            if not keeper.lost:
+                _finish(sessions, lease, status, error)
     report_run(console, sessions, run_name, plot_dir=_plot_dir(url, config))
     return run_name
 
 
+def _drive(config: StarConfig, sessions: sessionmaker[Session], run_name: str, url: str,
+           progress: Progress, skip_invalid: bool) -> None:
+    """Everything after the lease: model, problems, Ray, preflight, workers, rounds."""
+    from star.cluster import init_ray, start_workers, stop_workers
+    from star.orchestrator import RunContext, run_rounds
+    from star.preflight import check_model_path
+    from star.tasks import build_task
+
+    base_model = resolve_base_model(config, progress)
+    check_model_path(base_model)
+    task = build_task(config.task, skip_invalid=skip_invalid)
+    with sessions() as session, session.begin():
+        train = _store_problems(session, task, "train", task.train_problems())
+        held_out = _store_problems(session, task, "eval", task.eval_problems())
+        digest, n_rows = dataset_snapshot(train.values())  # a nightly run's pool may have grown
+        store.record_dataset_snapshot(session, store.get_run(session, run_name), through_round=config.rounds,
+                                      dataset_hash=digest, rows=n_rows)
+    progress.log(f"run {run_name}: {len(train)} training problems, {len(held_out)} held-out, "
+                 f"model {base_model}, store {url}")
+    init_ray(config)
+    storage = Path(config.storage).resolve()  # absolute: trainers on other nodes write the same path
+    preflight_cluster(parse_url(url).get_backend_name(), storage)
+    with progress.spinner("starting generation workers (vLLM)"):
+        workers = start_workers(config, base_model, task)
+    try:
+        ctx = RunContext(config=config, task=task, sessions=sessions, run_name=run_name,
+                         base_model=base_model, storage=storage, train=train, held_out=held_out,
+                         workers=workers, progress=progress, loaded_model=base_model)
+        run_rounds(ctx)
+    finally:
+        try:
+            stop_workers(workers)
+        except Exception as exc:  # noqa: BLE001 - never hide why the run ended behind a cleanup error
+            progress.log(f"could not stop the workers cleanly ({error_summary(exc)})")
+
+
+def preflight_cluster(backend: str, storage: Path) -> None:
+    """The checks that need Ray up: a shared store and a shared checkpoint folder."""
+    import ray
+
+    from star.preflight import alive_nodes, check_storage_visible, check_store_for_cluster
+
+    nodes = alive_nodes()
+    check_store_for_cluster(backend, nodes)
+    check_storage_visible(storage, nodes, ray.get_runtime_context().get_node_id())
+
+
+def _finish(sessions: sessionmaker[Session], lease: Lease, status: str, error: str | None) -> None:
+    with sessions() as session, session.begin():
+        run = session.scalars(select(Run).where(Run.id == lease.run_id)).one()
+        store.set_run_status(session, run, status, error=error)
+        release_lease(session, lease)
+
+
+def error_summary(exc: BaseException) -> str:
+    """One line for runs.error: the message's first line and, for a traceback-carrying
+    Ray error, its last line (the root cause raised inside the actor)."""
+    plain = _ANSI.sub("", str(exc))  # Ray colours actor names in its messages
+    lines = [line.strip() for line in plain.splitlines() if line.strip()]
+    if not lines:
+        return type(exc).__name__
+    text = lines[0] if len(lines) == 1 else f"{lines[0]} ... {_root_cause(lines[1:])}"
+    if not isinstance(exc, StarError) and type(exc).__name__ not in text:
+        text = f"{type(exc).__name__}: {text}"
+    return text[:ERROR_MAX_CHARS]
+
+
+def _root_cause(lines: list[str]) -> str:
+    """The innermost `SomeError: message` line of a traceback and the lines that detail it
+    (pydantic puts the reason on the next lines), without pydantic's help-link line."""
+    starts = [i for i, line in enumerate(lines) if _EXCEPTION_LINE.match(line)]
+    if not starts:
+        return lines[-1]
+    detail = [line for line in lines[starts[-1]:starts[-1] + 4] if not line.startswith("For further information")]
+    return " ".join(detail)
+
+
 def report_run(console: Console, sessions, run_name: str, plot_dir: Path) -> Path:
+    from star.report import plot_learning_curve, print_round_table
+
     with sessions() as session:
         summaries = store.round_summaries(session, store.get_run(session, run_name))
     print_round_table(console, summaries, title=f"STaR run {run_name}")

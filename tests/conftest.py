@@ -34,11 +34,15 @@ def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def ray_session() -> Iterator[None]:
-    """One local Ray instance for the whole session (Ray picks free ports; Redis owns 6379)."""
+    """One private local Ray instance for the whole session (Ray picks free ports; Redis owns 6379).
+
+    address="local": never join a cluster this machine started earlier (or a
+    dead one recorded in a stale /tmp/ray/ray_current_cluster)."""
     import ray
 
     os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")
     if not ray.is_initialized():
-        ray.init(num_cpus=2, include_dashboard=False, logging_level="WARNING", log_to_driver=False)
+        ray.init(address="local", num_cpus=2, include_dashboard=False, logging_level="WARNING",
+                 log_to_driver=False)
     yield
     ray.shutdown()

@@ -13,7 +13,10 @@ from star.config import field_help, load_config
 @click.argument("config_path", metavar="[CONFIG]", required=False, type=click.Path(path_type=Path))
 @click.option("--rounds", type=int, help="Number of STaR rounds (overrides `rounds`).")
 @click.option("--run-name", help="Name of the run; re-using a name resumes it.")
-@click.option("--resume", "resume", metavar="RUN", help="Continue the run RUN (same as --run-name RUN).")
+@click.option("--resume", "resume", metavar="RUN",
+              help="Continue the run RUN; without CONFIG it uses the run's stored config.")
+@click.option("--force", is_flag=True,
+              help="Take the run over even if another driver holds it (only when that driver is dead).")
 @click.option("--db", "database", metavar="URL", help="Store URL (default: $STAR_DATABASE_URL or sqlite:///star.db).")
 @click.option("--storage", help="Folder for checkpoints (overrides `storage`).")
 @click.option("--set", "sets", multiple=True, metavar="FIELD=VALUE",
@@ -21,9 +24,13 @@ from star.config import field_help, load_config
 @click.option("--skip-invalid", is_flag=True, help="Drop dataset rows that fail validation and report how many.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 def run_command(config_path: Path | None, rounds: int | None, run_name: str | None, resume: str | None,
-                database: str | None, storage: str | None, sets: tuple[str, ...], skip_invalid: bool,
-                quiet: bool) -> None:
-    """Run STaR rounds; with no CONFIG, the embedded arithmetic default on this machine."""
+                force: bool, database: str | None, storage: str | None, sets: tuple[str, ...],
+                skip_invalid: bool, quiet: bool) -> None:
+    """Run STaR rounds; with no CONFIG, the embedded arithmetic default on this machine.
+
+    Re-using a run name (or --resume RUN) continues that run; fields that change
+    results (task, model, seed, sampling, ...) must match its stored config.
+    """
     import yaml
 
     from star.errors import ConfigError
@@ -40,11 +47,16 @@ def run_command(config_path: Path | None, rounds: int | None, run_name: str | No
                          ("storage", storage)):
         if value is not None:
             overrides[field] = value
-    config = load_config(config_path, overrides)  # fails here, before any work, on a bad value
+    if resume and config_path is None:
+        from star.runner import load_run_config
+
+        config = load_run_config(resume, overrides.pop("database", None), overrides)
+    else:
+        config = load_config(config_path, overrides)  # fails here, before any work, on a bad value
 
     from star.runner import run_star
 
-    run_star(config, skip_invalid=skip_invalid, show_progress=not quiet)
+    run_star(config, skip_invalid=skip_invalid, show_progress=not quiet, force=force)
 
 
 @click.command("config-help")

@@ -151,9 +151,11 @@ def runs_cmd(db_url: str | None, as_json: bool) -> None:
     if as_json:
         _print_json(runs)
         return
-    rows = [[r["name"], r["status"], r["base_model"], r["rounds"], r["last_round"], r["updated_at"][:19]]
-            for r in runs]
-    _print_table(["run", "status", "base model", "rounds", "last", "updated"], rows, empty="no runs yet")
+    rows = [[r["name"], r["status"], r["base_model"], r["rounds"], r["last_round"], r["updated_at"][:19],
+             r["driver"], r["error"] and _excerpt(r["error"], 50)] for r in runs]
+    # The error is cut to 50 characters; `star runs --json` has all of it.
+    columns = ["run", "status", "base model", "rounds", "last", "updated", "driver", "error"]
+    _print_table(columns, rows, empty="no runs yet")
 
 
 @click.command("rounds")

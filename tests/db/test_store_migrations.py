@@ -14,7 +14,8 @@ from db import migrate
 from db.engine import make_engine, open_store
 from db.errors import StoreError
 
-TABLES = {"runs", "rounds", "problems", "attempts", "models", "evaluations", "schedules", "firings"}
+TABLES = {"runs", "rounds", "problems", "attempts", "models", "evaluations", "run_leases", "schedules",
+          "firings"}
 VIEWS = {"accepted_triplets", "round_summary"}
 REPO = Path(__file__).resolve().parents[2]
 
@@ -45,8 +46,15 @@ def test_every_revision_steps_up_and_down(store_url: str) -> None:
     try:
         migrate.upgrade(engine, "0001")
         assert "ix_attempts_run_id_id" in {i["name"] for i in sa.inspect(engine).get_indexes("attempts")}
-        migrate.upgrade(engine)
+        migrate.upgrade(engine, "0002")
         assert "ix_attempts_run_id_id" not in {i["name"] for i in sa.inspect(engine).get_indexes("attempts")}
+        assert "run_leases" not in sa.inspect(engine).get_table_names()
+        migrate.upgrade(engine)
+        assert "run_leases" in sa.inspect(engine).get_table_names()
+        assert "error" in {c["name"] for c in sa.inspect(engine).get_columns("runs")}
+        migrate.downgrade(engine, "0002")
+        assert "run_leases" not in sa.inspect(engine).get_table_names()
+        assert "error" not in {c["name"] for c in sa.inspect(engine).get_columns("runs")}
         migrate.downgrade(engine, "0001")
         with engine.connect() as conn:
             assert migrate.current_revision(conn) == "0001"

@@ -14,7 +14,7 @@ import yaml
 from sqlalchemy import func, select
 
 from db.engine import open_store, session_factory
-from db.models import Attempt, Model, Round
+from db.models import Attempt, Model, Round, Run, RunLease
 from star.config import validate_config
 from star.tasks import build_task
 
@@ -34,13 +34,14 @@ def _config(tmp_path: Path, model: Path) -> dict:
         "evaluation": {"max_new_tokens": 80},
         "generators": {"max_model_len": 256, "cpu_kv_cache_gb": 1},
         "checker": {"workers": 1},
+        "lease": {"heartbeat_s": 2, "timeout_s": 120},  # the refused restart below is not racy
     }
 
 
-def _start(config_path: Path, log: Path) -> subprocess.Popen:
+def _start(config_path: Path, log: Path, *extra: str) -> subprocess.Popen:
     # Own session, so the kill takes the driver and the Ray instance it started,
     # as a crashed machine would.
-    return subprocess.Popen([sys.executable, "-m", "star", "run", str(config_path), "--quiet"],
+    return subprocess.Popen([sys.executable, "-m", "star", "run", str(config_path), "--quiet", *extra],
                             stdout=log.open("w"), stderr=subprocess.STDOUT, start_new_session=True)
 
 
@@ -88,7 +89,12 @@ def test_killed_driver_resumes_without_losing_or_duplicating(tmp_path, tiny_mode
     before = _stored_direct(sessions)
     assert 0 < len(before) < total
 
-    second = _start(config_path, tmp_path / "second.log")
+    # The killed driver's lease is still fresh: a restart is refused, naming it ...
+    refused = _start(config_path, tmp_path / "refused.log")
+    assert refused.wait(timeout=120) == 2
+    assert f"is already being run by pid {first.pid} on " in (tmp_path / "refused.log").read_text()
+    # ... until its heartbeat is lease.timeout_s old, or at once with --force.
+    second = _start(config_path, tmp_path / "second.log", "--resume", "resume-test", "--force")
     assert second.wait(timeout=900) == 0, (tmp_path / "second.log").read_text()[-3000:]
 
     after = _stored_direct(sessions)
@@ -97,6 +103,8 @@ def test_killed_driver_resumes_without_losing_or_duplicating(tmp_path, tiny_mode
         n_rows = session.scalar(select(func.count()).select_from(Attempt).where(Attempt.kind == "direct"))
         assert n_rows == total  # ... and nothing twice
         assert all(r.status == "done" for r in session.scalars(select(Round)))
+        assert session.scalar(select(Run.status)) == "done"
+        assert session.scalar(select(func.count()).select_from(RunLease)) == 0  # released
         assert session.scalar(select(func.count()).select_from(Model)) == 1
     # attempts stored before the kill are kept untouched
     assert all(after[key] == text for key, text in before.items())
