@@ -91,6 +91,8 @@ def test_a_killed_firing_is_completed_by_the_next_tick_without_duplicates(tmp_pa
     url = f"sqlite:///{tmp_path}/star.db"
     raw = _config(tmp_path, tiny_model)
     raw["task"]["train_per_digits"] = 60  # a round long enough to be killed half-way
+    # The killed driver's run lease must run out too before the next firing may drive the run.
+    raw["lease"] = {"heartbeat_s": 1, "timeout_s": 3}
     config_path = tmp_path / "nightly.yaml"
     config_path.write_text(yaml.safe_dump(raw))
     runner = CliRunner()
