@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -83,3 +86,61 @@ def latex_config():
 @pytest.fixture
 def make_context():
     return run_context
+
+
+class HookedProgress(Progress):
+    """Silent progress that records log lines and runs a hook once, after a chosen phase's first stored batch.
+
+    Hooks are keyed by the bar's description, e.g. "round 1: generate". They run
+    in the driver's loop, so the phase is certainly still running when they do.
+    """
+
+    def __init__(self, hooks: dict[str, Callable[[], None]]) -> None:
+        super().__init__(enabled=False)
+        self.hooks = dict(hooks)
+        self.lines: list[tuple[float, str]] = []
+
+    def log(self, message: str) -> None:
+        self.lines.append((time.monotonic(), message))
+
+    @contextmanager
+    def bar(self, description: str, total: int) -> Iterator[Callable[[int], None]]:
+        hook = self.hooks.pop(description, None)
+
+        def advance(n: int) -> None:
+            nonlocal hook
+            if hook is not None:
+                run, hook = hook, None
+                run()
+
+        yield advance
+
+
+def start_run(config: StarConfig, progress: Progress) -> RunContext:
+    """What `star run` sets up (store, problems, real workers), keeping the context for the test."""
+    from star.cluster import init_ray, start_workers
+    from star.runner import _store_problems
+
+    sessions = session_factory(open_store(config.database))
+    task = build_task(config.task)
+    with sessions() as session, session.begin():
+        run = store.get_or_create_run(session, config.run_name, config=config.model_dump(mode="json"),
+                                      base_model=config.model)
+        store.set_run_status(session, run, "running")
+        train = _store_problems(session, task, "train", task.train_problems())
+        held_out = _store_problems(session, task, "eval", task.eval_problems())
+    init_ray(config)  # a no-op when the test is already connected
+    workers = start_workers(config, config.model, task)
+    return RunContext(config=config, task=task, sessions=sessions, run_name=config.run_name,
+                      base_model=config.model, storage=Path(config.storage), train=train, held_out=held_out,
+                      workers=workers, progress=progress)
+
+
+@pytest.fixture
+def hooked_progress() -> type:
+    return HookedProgress
+
+
+@pytest.fixture
+def start_real_run():
+    return start_run
