@@ -136,7 +136,8 @@ def train_round(ctx: RunContext, index: int, model_in: str) -> tuple[str, int, i
     )
     save_time = _phase_clock(ctx, index, "train")
     with ctx.progress.spinner(f"round {index}: training on {len(examples)} examples"):
-        result = train_with_retry(ctx.workers.trainer, spec, round_index=index, log=ctx.progress.log)
+        result = train_with_retry(ctx.workers.trainer, spec, round_index=index, log=ctx.progress.log,
+                                  restart_timeout=ctx.config.recovery.restart_timeout)
     save_time()
     with ctx.sessions() as session, session.begin():
         store.record_model(
@@ -204,7 +205,9 @@ def _run_stored_phase(ctx: RunContext, index: int, model: str, requests: list[Ge
                       phase=f"round {index} {phase}", recovery=_recovery(ctx.config), on_progress=progressed,
                       log=ctx.progress.log)
     rechecked, left = recheck_errors(ctx.sessions, ctx.workers.checker, round_id=round_id, kinds=(kind,),
-                                     problems=problems, timeout=ctx.config.checker.recheck_seconds)
+                                     problems=problems, timeout=ctx.config.checker.recheck_seconds,
+                                     tries=ctx.config.recovery.batch_tries,
+                                     restart_timeout=ctx.config.recovery.restart_timeout)
     if rechecked:
         ctx.progress.log(f"round {index}: {phase}: re-checked {rechecked} timed-out or crashed checks, "
                          f"{left} still failing (counted as check errors)")

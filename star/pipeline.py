@@ -114,16 +114,20 @@ class _Phase:
         self.todo: list[_Batch] = []  # popped from the end
         self.generating: dict[ray.ObjectRef, tuple[_Lane, _Batch]] = {}
         self.checking: dict[ray.ObjectRef, tuple[_Batch, list[CheckItem]]] = {}
-        self.probing: dict[ray.ObjectRef, _Lane] = {}
-        self.reprobe: list[tuple[float, _Lane]] = []
+        # A probe's target is a generator's lane, or None for the checker.
+        self.probing: dict[ray.ObjectRef, _Lane | None] = {}
+        self.reprobe: list[tuple[float, _Lane | None]] = []
+        self.checker_down_since: float | None = None
+        self.check_backlog: list[tuple[_Batch, list[CheckItem]]] = []
         self.scored: list[ScoredItem] = []
 
     def run(self, batches: list[list[GenRequest]]) -> list[ScoredItem]:
         self.todo = [_Batch(b) for b in reversed(batches)]
-        while self.todo or self.generating or self.checking:
+        while self.todo or self.generating or self.checking or self.check_backlog:
             self._fill()
             self._start_due_probes()
-            if self.todo and not (self.generating or self.probing or self.reprobe or self.checking):
+            if self.todo and not (self.generating or self.probing or self.reprobe or self.checking
+                                  or self.check_backlog):
                 raise PhaseFailed(
                     f"{self.phase}: no generation worker is left ({len(self.lanes)} gave up after "
                     f"recovery.restart_timeout={self.recovery.restart_timeout:g} s); stored attempts are kept, "
@@ -172,23 +176,33 @@ class _Phase:
             self.generating[ref] = (lane, batch)
             self._lose_worker(lane, f"worker died: {_first_line(exc)}")
             return
-        lane.refs.popleft()
+        lane.refs.remove(ref)
         lane.head_started = self.recovery.clock()
+        self._accept(batch, completions)
+
+    def _accept(self, batch: _Batch, completions: list) -> None:
         self._check(batch, [CheckItem(c, self.problems[c.problem_id]) for c in completions])
 
     def _check(self, batch: _Batch, items: list[CheckItem]) -> None:
+        if self.checker_down_since is not None:  # sent once the restarted checker answers its probe
+            self.check_backlog.append((batch, items))
+            return
         self.checking[self.checker.score.remote(items)] = (batch, items)
 
     def _checked(self, ref: ray.ObjectRef) -> None:
         batch, items = self.checking.pop(ref)
         try:
             scored = ray.get(ref)
-        except RayError as exc:  # the checker actor died; Ray restarts it
+        except RayError as exc:  # the checker actor died (or its node); Ray restarts it
             batch.check_tries += 1
             batch.errors.append(f"checker: {_first_line(exc)}")
             if batch.check_tries >= self.recovery.batch_tries:
                 raise PhaseFailed(self._failure_message(batch, "checking")) from None
-            self._check(batch, items)
+            self.check_backlog.append((batch, items))
+            if self.checker_down_since is None:
+                self.checker_down_since = self.recovery.clock()
+                self.log(f"{self.phase}: checker lost ({_first_line(exc)}); waiting for its restart")
+                self._probe(None)
             return
         self.store_batch(scored)
         self.scored.extend(scored)
@@ -197,16 +211,32 @@ class _Phase:
     # --- failures ---------------------------------------------------------
 
     def _lose_worker(self, lane: _Lane, reason: str) -> None:
-        """The head batch costs a try; every batch the worker held is re-queued; probe it."""
-        held = [self.generating.pop(r)[1] for r in lane.refs if r in self.generating]
+        """The batch it was running costs a try; every batch it held is re-queued; probe it."""
+        pending = [ref for ref in lane.refs if ref in self.generating]
         lane.refs.clear()
+        # Batches it finished before dying still count (their results may not have been
+        # handled yet); the first one that did not finish is the one it died on.
+        while pending and self._finished(pending[0]):
+            ref = pending.pop(0)
+            self._accept(self.generating.pop(ref)[1], ray.get(ref))
+        held = [self.generating.pop(ref)[1] for ref in pending]
         if held:
             self._charge(held[0], reason)
-        self.todo.extend(reversed(held))  # the head batch runs first again
+        self.todo.extend(reversed(held))  # the batch it died on runs first again
         lane.down_since = self.recovery.clock()
         self.log(f"{self.phase}: generation worker {self.lanes.index(lane)} lost ({reason}); "
                  f"{len(held)} batch(es) re-queued")
         self._probe(lane)
+
+    @staticmethod
+    def _finished(ref: ray.ObjectRef) -> bool:
+        if not ray.wait([ref], timeout=0)[0]:
+            return False
+        try:
+            ray.get(ref)
+        except RayError:
+            return False
+        return True
 
     def _charge(self, batch: _Batch, reason: str) -> None:
         batch.tries += 1
@@ -224,8 +254,8 @@ class _Phase:
             "sampling.batch_problems or raise recovery.batch_timeout / recovery.batch_tries"
         )
 
-    def _probe(self, lane: _Lane) -> None:
-        self.probing[lane.handle.ready.remote()] = lane
+    def _probe(self, lane: _Lane | None) -> None:
+        self.probing[(self.checker if lane is None else lane.handle).ready.remote()] = lane
 
     def _probed(self, ref: ray.ObjectRef) -> None:
         lane = self.probing.pop(ref)
@@ -233,6 +263,13 @@ class _Phase:
             ray.get(ref)
         except RayError:  # not restarted yet (or the probe met the dead process): ask again soon
             self.reprobe.append((self.recovery.clock() + REPROBE_SECONDS, lane))
+            return
+        if lane is None:
+            self.log(f"{self.phase}: checker serves again after {self.recovery.clock() - self.checker_down_since:.1f} s")
+            self.checker_down_since = None
+            backlog, self.check_backlog = self.check_backlog, []
+            for batch, items in backlog:
+                self._check(batch, items)
             return
         self.log(f"{self.phase}: generation worker {self.lanes.index(lane)} serves again after "
                  f"{self.recovery.clock() - lane.down_since:.1f} s")
@@ -247,6 +284,12 @@ class _Phase:
 
     def _enforce_deadlines(self) -> None:
         now = self.recovery.clock()
+        if self.checker_down_since is not None and now - self.checker_down_since >= self.recovery.restart_timeout:
+            raise PhaseFailed(
+                f"{self.phase}: the checker actor did not come back within recovery.restart_timeout="
+                f"{self.recovery.restart_timeout:g} s; stored attempts are kept, so fix the cluster and re-run "
+                "`star run` with the same run_name to resume"
+            )
         for lane in self.lanes:
             if lane.refs and now - lane.head_started >= self.recovery.batch_timeout:
                 # Hung: kill it and let Ray restart it (no_restart=False keeps max_restarts in force).
@@ -267,7 +310,29 @@ class _Phase:
         deadlines += [lane.down_since + self.recovery.restart_timeout for lane in self.lanes
                       if lane.down_since is not None]
         deadlines += [at for at, _ in self.reprobe]
+        if self.checker_down_since is not None:
+            deadlines.append(self.checker_down_since + self.recovery.restart_timeout)
         return max(0.0, min(deadlines) - now) if deadlines else None
+
+
+def wait_ready(actor, timeout: float) -> None:
+    """Block until a (possibly restarting) actor answers `ready()`; raises GetTimeoutError after `timeout` s.
+
+    A call that meets a dead actor fails at once even when Ray is about to
+    restart it, so failures are retried (once a second) until the deadline.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise ray.exceptions.GetTimeoutError(f"the actor did not answer within {timeout:g} s")
+        try:
+            ray.get(actor.ready.remote(), timeout=left)
+            return
+        except ray.exceptions.GetTimeoutError:
+            raise
+        except RayError:
+            time.sleep(min(REPROBE_SECONDS, max(0.0, deadline - time.monotonic())))
 
 
 def _first_line(exc: BaseException) -> str:

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 import db.store as store
 from star.errors import StarError
 from star.generation import Completion
+from star.pipeline import wait_ready
 from star.tasks.base import Problem
 from star.verdicts import CHECK_ERRORS, CheckItem
 
@@ -31,7 +32,8 @@ class RecheckFailed(StarError):
 
 
 def recheck_errors(sessions: Callable[[], Session], checker, *, round_id: int, kinds: tuple[str, ...],
-                   problems: dict[int, Problem], timeout: float, tries: int = 3) -> tuple[int, int]:
+                   problems: dict[int, Problem], timeout: float, tries: int = 3,
+                   restart_timeout: float = 1800.0) -> tuple[int, int]:
     """Re-check the round's timed-out or crashed attempts of `kinds`; returns (re-checked, still errors)."""
     with sessions() as session:
         rows = store.attempts_with_status(session, round_id, kinds, CHECK_ERRORS)
@@ -39,7 +41,7 @@ def recheck_errors(sessions: Callable[[], Session], checker, *, round_id: int, k
     remaining = 0
     for start in range(0, len(items), RECHECK_CHUNK):
         chunk = items[start : start + RECHECK_CHUNK]
-        scored = _rescore(checker, [item for _, item in chunk], timeout, tries)
+        scored = _rescore(checker, [item for _, item in chunk], timeout, tries, restart_timeout)
         verdicts = [
             store.AttemptVerdict(attempt_id, s.status, s.correct, s.accepted, s.extracted, s.steps_ok)
             for (attempt_id, _), s in zip(chunk, scored)
@@ -50,15 +52,19 @@ def recheck_errors(sessions: Callable[[], Session], checker, *, round_id: int, k
     return len(items), remaining
 
 
-def _rescore(checker, items: list[CheckItem], timeout: float, tries: int) -> list:
+def _rescore(checker, items: list[CheckItem], timeout: float, tries: int, restart_timeout: float) -> list:
     errors = []
     for _ in range(tries):
         try:
             return ray.get(checker.rescore.remote(items, timeout))
         except RayError as exc:  # the checker actor died; Ray restarts it
             errors.append(str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__)
+        try:
+            wait_ready(checker, restart_timeout)
+        except RayError:
+            break
     raise RecheckFailed(
-        f"re-checking {len(items)} timed-out or crashed checks failed {tries} times (last: {errors[-1]}); "
+        f"re-checking {len(items)} timed-out or crashed checks failed {len(errors)} times (last: {errors[-1]}); "
         "the attempts keep their status, so re-running `star run` with the same run_name re-checks them"
     )
 

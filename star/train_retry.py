@@ -15,6 +15,7 @@ import ray
 from ray.exceptions import RayError, RayTaskError
 
 from star.errors import StarError
+from star.pipeline import wait_ready
 from star.training import TrainResult, TrainSpec
 
 TRAIN_TRIES = 2  # the first try and one retry
@@ -24,9 +25,9 @@ class TrainingFailed(StarError):
     """The trainer actor died twice in one round; attempts are stored and the round stays resumable."""
 
 
-def train_with_retry(trainer, spec: TrainSpec, *, round_index: int,
+def train_with_retry(trainer, spec: TrainSpec, *, round_index: int, restart_timeout: float = 1800.0,
                      log: Callable[[str], None] = lambda message: None) -> TrainResult:
-    """`trainer.train(spec)`, run again once on a restarted actor if the actor died."""
+    """`trainer.train(spec)`, run again once on the restarted actor if the actor died."""
     for attempt in range(1, TRAIN_TRIES + 1):
         try:
             return ray.get(trainer.train.remote(spec))
@@ -41,4 +42,8 @@ def train_with_retry(trainer, spec: TrainSpec, *, round_index: int,
                     "again; check the trainer's memory (trainer.gpus/cpus, training.batch_size) and its logs"
                 ) from None
             log(f"round {round_index}: the trainer actor died ({reason}); training again from scratch")
+            try:
+                wait_ready(trainer, restart_timeout)  # a call to a restarting actor would fail at once
+            except RayError:
+                pass  # the retry then fails and says so
     raise AssertionError("unreachable")

@@ -10,9 +10,11 @@ from pathlib import Path
 
 import pytest
 import ray
+from sqlalchemy import func, select
 
 import db.store as store
 from db.engine import open_store, session_factory
+from db.models import Attempt, Model, Round
 from star.cluster import Workers
 from star.config import StarConfig, validate_config
 from star.generation import Completion, GenRequest
@@ -144,3 +146,54 @@ def hooked_progress() -> type:
 @pytest.fixture
 def start_real_run():
     return start_run
+
+
+K, HINTED = 2, 4
+
+
+def small_round_config(tmp_path, model, **overrides) -> dict:
+    """One small real round on the tiny model (as tests/loop/test_round_integration.py)."""
+    config = {
+        "rounds": 1, "model": str(model), "database": f"sqlite:///{tmp_path}/star.db",
+        "storage": str(tmp_path / "runs"),
+        "task": {"name": "arithmetic", "min_digits": 1, "max_digits": 2, "train_per_digits": 30,
+                 "eval_per_digits": 12},
+        "sampling": {"samples_per_problem": K, "max_new_tokens": 80, "batch_problems": 8},
+        "rationalization": {"samples_per_problem": HINTED},
+        "training": {"base_steps": 4, "batch_size": 8, "learning_rate": 1e-3},
+        "evaluation": {"max_new_tokens": 80},
+        "generators": {"max_model_len": 256, "cpu_kv_cache_gb": 1},
+        "checker": {"workers": 1},
+    }
+    config.update(overrides)
+    return config
+
+
+def assert_exact_counts(ctx) -> None:
+    """Every attempt stored once: K per training problem, HINTED per failed one, one eval per round."""
+    n_train, n_eval = len(ctx.train), len(ctx.held_out)
+    with ctx.sessions() as session:
+        rounds = {r.index: r for r in session.scalars(select(Round))}
+        assert set(rounds) == {0, 1} and all(r.status == "done" for r in rounds.values())
+        keys = session.execute(select(Attempt.round_id, Attempt.problem_id, Attempt.kind, Attempt.sample_index))
+        keys = list(keys)
+        assert len(keys) == len(set(keys))  # no duplicates (the unique key would refuse them anyway)
+        n = dict(session.execute(select(Attempt.kind, func.count()).where(Attempt.round_id == rounds[1].id)
+                                 .group_by(Attempt.kind)).all())
+        assert n["direct"] == n_train * K and n["eval"] == n_eval
+        failed = session.scalar(select(func.count(func.distinct(Attempt.problem_id))).where(
+            Attempt.round_id == rounds[1].id, Attempt.kind == "direct")) - rounds[1].accepted_direct
+        assert n.get("rationalized", 0) == HINTED * failed
+        round0_eval = session.scalar(select(func.count()).select_from(Attempt).where(Attempt.round_id == rounds[0].id))
+        assert round0_eval == n_eval
+        assert session.scalar(select(func.count()).select_from(Model)) == 1
+
+
+@pytest.fixture
+def real_round_config():
+    return small_round_config
+
+
+@pytest.fixture(name="assert_exact_counts")
+def _assert_exact_counts():
+    return assert_exact_counts

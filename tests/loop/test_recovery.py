@@ -26,6 +26,9 @@ class FlakyTrainer:
     def __init__(self, folder: str, deaths: int, error: bool = False) -> None:
         self.folder, self.deaths, self.error = Path(folder), deaths, error
 
+    def ready(self) -> bool:
+        return True
+
     def train(self, spec: TrainSpec) -> TrainResult:
         calls = len(list(self.folder.iterdir()))
         (self.folder / f"call-{calls}").touch()

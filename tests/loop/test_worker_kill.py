@@ -15,59 +15,19 @@ import time
 
 import pytest
 import ray
-from sqlalchemy import func, select
+from sqlalchemy import select
 
-from db.models import Attempt, Model, Round
+from db.models import Round
 from star.cluster import stop_workers
 from star.config import validate_config
 from star.orchestrator import run_rounds
 
 pytestmark = pytest.mark.slow
 
-K, HINTED = 2, 4
-
-
-def kill_config(tmp_path, model, **overrides) -> dict:
-    config = {
-        "run_name": "kill", "rounds": 1, "model": str(model), "database": f"sqlite:///{tmp_path}/star.db",
-        "storage": str(tmp_path / "runs"),
-        "task": {"name": "arithmetic", "min_digits": 1, "max_digits": 2, "train_per_digits": 30,
-                 "eval_per_digits": 12},
-        "sampling": {"samples_per_problem": K, "max_new_tokens": 80, "batch_problems": 8},
-        "rationalization": {"samples_per_problem": HINTED},
-        "training": {"base_steps": 4, "batch_size": 8, "learning_rate": 1e-3},
-        "evaluation": {"max_new_tokens": 80},
-        "generators": {"max_model_len": 256, "cpu_kv_cache_gb": 1},
-        "checker": {"workers": 1},
-    }
-    config.update(overrides)
-    return config
-
-
-def assert_exact_counts(ctx) -> None:
-    """Every attempt stored once: K per training problem, HINTED per failed one, one eval per round."""
-    n_train, n_eval = len(ctx.train), len(ctx.held_out)
-    with ctx.sessions() as session:
-        rounds = {r.index: r for r in session.scalars(select(Round))}
-        assert set(rounds) == {0, 1} and all(r.status == "done" for r in rounds.values())
-        keys = session.execute(select(Attempt.round_id, Attempt.problem_id, Attempt.kind, Attempt.sample_index))
-        keys = list(keys)
-        assert len(keys) == len(set(keys))  # no duplicates (the unique key would refuse them anyway)
-        n = dict(session.execute(select(Attempt.kind, func.count()).where(Attempt.round_id == rounds[1].id)
-                                 .group_by(Attempt.kind)).all())
-        assert n["direct"] == n_train * K and n["eval"] == n_eval
-        failed = session.scalar(select(func.count(func.distinct(Attempt.problem_id))).where(
-            Attempt.round_id == rounds[1].id, Attempt.kind == "direct")) - rounds[1].accepted_direct
-        assert n.get("rationalized", 0) == HINTED * failed
-        round0_eval = session.scalar(select(func.count()).select_from(Attempt).where(Attempt.round_id == rounds[0].id))
-        assert round0_eval == n_eval
-        assert session.scalar(select(func.count()).select_from(Model)) == 1
-
-
 def test_a_killed_generator_is_restarted_and_the_round_completes_exactly(
-    tmp_path, tiny_model, ray_session, hooked_progress, start_real_run
+    tmp_path, tiny_model, ray_session, hooked_progress, start_real_run, real_round_config, assert_exact_counts
 ):
-    config = validate_config(kill_config(tmp_path, tiny_model))
+    config = validate_config(real_round_config(tmp_path, tiny_model, run_name="kill"))
     kills: dict[str, float] = {}
     holder: dict = {}
 
