@@ -129,8 +129,8 @@ class _Phase:
             if self.todo and not (self.generating or self.probing or self.reprobe or self.checking
                                   or self.check_backlog):
                 raise PhaseFailed(
-                    f"{self.phase}: no generation worker is left ({len(self.lanes)} gave up after "
-                    f"recovery.restart_timeout={self.recovery.restart_timeout:g} s); stored attempts are kept, "
+                    f"{self.phase}: no generation worker is left (each of the {len(self.lanes)} died and did not "
+                    f"come back within recovery.restart_timeout={self.recovery.restart_timeout:g} s); stored attempts are kept, "
                     "so fix the cluster (resources, nodes) and re-run `star run` with the same run_name to resume"
                 )
             refs = [*self.generating, *self.checking, *self.probing]

@@ -30,8 +30,16 @@ class GeneratorActor:
         return path
 
     def generate(self, requests: list[GenRequest], model: str) -> list[Completion]:
-        self.engine.load_weights(model)  # a no-op unless the round's model changed (or this is a restart)
-        return self.engine.generate(requests)
+        try:
+            self.engine.load_weights(model)  # a no-op unless the round's model changed (or this is a restart)
+            return self.engine.generate(requests)
+        except Exception as exc:
+            if type(exc).__name__ == "EngineDeadError":
+                # The engine's own process died (e.g. the OOM killer): this actor can never serve
+                # again, so it exits and Ray restarts it with a fresh engine.
+                print(f"vLLM engine died ({exc}); exiting so that Ray restarts this generation worker", flush=True)
+                os._exit(1)
+            raise
 
     def ready(self) -> bool:
         return True
