@@ -35,6 +35,18 @@ class ProblemRow:
 
 
 @dataclass(frozen=True)
+class AttemptVerdict:
+    """A new judgement of a stored attempt (a re-check after a checker timeout or crash)."""
+
+    attempt_id: int
+    status: str
+    correct: bool
+    accepted: bool
+    extracted: str | None
+    steps_ok: bool | None
+
+
+@dataclass(frozen=True)
 class AttemptRow:
     round_id: int
     problem_id: int
@@ -240,6 +252,43 @@ def round_attempts(session: Session, round_id: int, kind: str) -> list[Attempt]:
     return list(session.scalars(query))
 
 
+def attempts_with_status(session: Session, round_id: int, kinds: Sequence[str],
+                         statuses: Sequence[str]) -> list[Attempt]:
+    """The round's attempts of these kinds whose verdict has one of `statuses`, in key order."""
+    query = (
+        select(Attempt)
+        .where(Attempt.round_id == round_id, Attempt.kind.in_(list(kinds)), Attempt.status.in_(list(statuses)))
+        .order_by(Attempt.problem_id, Attempt.kind, Attempt.sample_index)
+    )
+    return list(session.scalars(query))
+
+
+def count_attempts_with_status(session: Session, round_id: int, statuses: Sequence[str]) -> int:
+    query = select(func.count()).select_from(Attempt).where(
+        Attempt.round_id == round_id, Attempt.status.in_(list(statuses))
+    )
+    return int(session.scalar(query) or 0)
+
+
+def update_attempt_verdicts(session: Session, verdicts: Sequence[AttemptVerdict]) -> int:
+    """Replace the verdict fields of stored attempts in place; returns how many rows changed.
+
+    The rest of an attempt (its key, prompt and completion) never changes.
+    """
+    changed = 0
+    for chunk in _chunks(verdicts):
+        rows = {a.id: a for a in session.scalars(select(Attempt).where(Attempt.id.in_([v.attempt_id for v in chunk])))}
+        for verdict in chunk:
+            row = rows.get(verdict.attempt_id)
+            if row is None:
+                raise StoreError(f"no attempt with id {verdict.attempt_id}; re-check only stored attempts")
+            row.status, row.correct, row.accepted = verdict.status, bool(verdict.correct), bool(verdict.accepted)
+            row.extracted, row.steps_ok = verdict.extracted, verdict.steps_ok
+            changed += 1
+    session.flush()
+    return changed
+
+
 def accepted_triplets(session: Session, round_id: int) -> list[Attempt]:
     """The round's accepted direct and rationalized attempts: its training set."""
     query = (
@@ -330,6 +379,7 @@ def _summary(rnd: Round, metrics: dict[str, float], stored: dict[str, int]) -> d
         "round": rnd.index,
         "status": rnd.status,
         **{key: getattr(rnd, key) for key in ROUND_COUNTS},
+        "check_errors": 0,  # checks that timed out or crashed twice (the loop stores the count)
         **rnd.extra_counts,
         "eval_accuracy": metrics.get("accuracy"),
         "metrics": dict(sorted(metrics.items())),

@@ -37,7 +37,7 @@ def init_ray(config: StarConfig) -> None:
     os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", str(max(1, int(config.generators.cpu_kv_cache_gb))))
     ours = signal.getsignal(signal.SIGTERM)
     ray.init(address=address, include_dashboard=False, logging_level="WARNING",
-             log_to_driver=False, configure_logging=True)
+             log_to_driver=True, configure_logging=True)
     if callable(ours) and threading.current_thread() is threading.main_thread():
         # ray.init replaces the SIGTERM handler with sys.exit(15); keep the driver's own
         # (star/lifecycle.py), which also ignores a second SIGTERM while the run is cleaned up.
@@ -58,36 +58,43 @@ def engine_spec(config: StarConfig, model_path: str) -> EngineSpec:
 
 
 def start_workers(config: StarConfig, model_path: str, task: Task) -> Workers:
-    """Create generator, checker and trainer actors with the resources the config asks for."""
+    """Create generator, checker and trainer actors with the resources the config asks for.
+
+    All are restartable (`recovery.max_restarts`) and none has its calls retried
+    by Ray (`max_task_retries=0`): the pipeline re-queues a dead worker's batches
+    itself, exactly once each, and the orchestrator retries training once.
+    """
     from workers.checker_pool import CheckerActor
     from workers.generator import GeneratorActor
     from workers.trainer import TrainerActor
 
     spec = engine_spec(config, model_path)
-    gpus = config.generators.gpus_per_generator
+    restart = {"max_restarts": config.recovery.max_restarts, "max_task_retries": 0}
     generators = []
     for _ in range(config.generators.count):
-        options = _generator_options(gpus)
-        generators.append(GeneratorActor.options(**options).remote(spec))
-    checker = CheckerActor.options(num_cpus=0).remote(
+        options = _generator_options(config.generators.gpus_per_generator, config.generators.resources)
+        generators.append(GeneratorActor.options(**options, **restart).remote(spec))
+    checker = CheckerActor.options(num_cpus=0, **restart).remote(
         config.checker.workers, config.checker.timeout, task, config.accept
     )
     trainer = TrainerActor.options(num_cpus=0 if config.trainer.gpus == 0 else config.trainer.cpus,
-                                   num_gpus=config.trainer.gpus).remote()
+                                   num_gpus=config.trainer.gpus, **restart).remote()
     import ray
 
     ray.get([g.ready.remote() for g in generators])
     return Workers(generators=generators, checker=checker, trainer=trainer)
 
 
-def _generator_options(gpus: int) -> dict:
+def _generator_options(gpus: int, resources: dict[str, float] | None = None) -> dict:
     """One GPU: a plain num_gpus request. Tensor parallel: vLLM places its own Ray workers
-    in a placement group, so the actor itself reserves no GPU."""
+    in a placement group, so the actor itself reserves no GPU. Custom resources pin
+    engines to labelled nodes (a restarted engine goes to a node that has them)."""
+    extra = {"resources": dict(resources)} if resources else {}
     if gpus == 0:
-        return {"num_cpus": 0}
+        return {"num_cpus": 0, **extra}
     if gpus == 1:
-        return {"num_gpus": 1, "num_cpus": 1}
-    return {"num_cpus": 1}
+        return {"num_gpus": 1, "num_cpus": 1, **extra}
+    return {"num_cpus": 1, **extra}
 
 
 def stop_workers(workers: Workers) -> None:
@@ -95,4 +102,4 @@ def stop_workers(workers: Workers) -> None:
     import ray
 
     for actor in [*workers.generators, workers.checker, workers.trainer]:
-        ray.kill(actor)
+        ray.kill(actor, no_restart=True)  # restartable actors must not come back after the run

@@ -72,6 +72,10 @@ class GeneratorsConfig(_Section):
     gpu_memory_utilization: float = Field(0.85, gt=0.0, le=1.0, description="vLLM's share of each GPU.")
     cpu_kv_cache_gb: float = Field(2.0, gt=0.0, description="KV cache size (GB) of a CPU engine (VLLM_CPU_KVCACHE_SPACE).")
     enforce_eager: bool = Field(True, description="Skip CUDA graphs / torch.compile (faster start, tiny models).")
+    resources: dict[str, float] = Field(
+        default_factory=dict,
+        description="Custom Ray resources each generator asks for, e.g. {gen_node: 1} to place engines on labelled nodes.",
+    )
 
 
 class TrainerConfig(_Section):
@@ -82,6 +86,32 @@ class TrainerConfig(_Section):
 class CheckerConfig(_Section):
     workers: int = Field(2, ge=1, le=256, description="Checker worker processes.")
     timeout: float = Field(5.0, gt=0.0, le=600.0, description="Seconds before a check is killed (verdict: timeout).")
+    recheck_timeout: float | None = Field(
+        None, gt=0.0, le=3600.0,
+        description="Seconds for the one re-check of a timed-out or crashed check, on a fresh worker "
+                    "before the round trains (None: 4 x timeout); what still fails counts as a check error.",
+    )
+
+    @property
+    def recheck_seconds(self) -> float:
+        return self.recheck_timeout if self.recheck_timeout is not None else 4 * self.timeout
+
+
+class RecoveryConfig(_Section):
+    max_restarts: int = Field(
+        -1, ge=-1, description="Times Ray restarts a dead generator, checker or trainer actor (-1: without limit)."
+    )
+    batch_tries: int = Field(
+        3, ge=1, le=100,
+        description="Tries of one generation batch (worker death, error or timeout each count) before the phase fails.",
+    )
+    batch_timeout: float = Field(
+        1800.0, gt=0.0,
+        description="Seconds one generation batch may run; then its worker counts as hung, is restarted, and the batch re-queued.",
+    )
+    restart_timeout: float = Field(
+        1800.0, gt=0.0, description="Seconds to wait for a dead generation worker to serve again before giving up on it."
+    )
 
 
 class StoreConfig(_Section):
@@ -122,6 +152,7 @@ class StarConfig(_Section):
     checker: CheckerConfig = Field(default_factory=CheckerConfig, description="Answer checker pool.")
     store: StoreConfig = Field(default_factory=StoreConfig, description="Database connection and writes.")
     lease: LeaseConfig = Field(default_factory=LeaseConfig, description="One driver per run: the run lease.")
+    recovery: RecoveryConfig = Field(default_factory=RecoveryConfig, description="Surviving worker failures inside a run.")
 
     @model_validator(mode="after")
     def _digits_in_order(self) -> "StarConfig":

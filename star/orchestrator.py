@@ -9,10 +9,10 @@ skipped, so re-running a run name continues where it stopped.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import ray
 from sqlalchemy.orm import Session, sessionmaker
 
 import db.store as store
@@ -20,12 +20,15 @@ from db.models import Round
 from star.cluster import Workers
 from star.config import StarConfig
 from star.generation import GenRequest, chat_turns, request_seed
-from star.pipeline import run_phase
+from star.pipeline import Recovery, run_phase
 from star.progress import Progress
+from star.recheck import recheck_errors
 from star.recorder import AttemptRecorder
 from star.selection import Triplet, as_sft_rows, select_examples
 from star.tasks.base import Problem, Task
+from star.train_retry import train_with_retry
 from star.training import TrainSpec, steps_for_round
+from star.verdicts import CHECK_ERRORS
 from workers.rationalizer import hinted_requests
 
 
@@ -43,8 +46,9 @@ class RunContext:
     held_out: dict[int, Problem]
     workers: Workers
     progress: Progress
-    loaded_model: str = ""
-    timings: dict[str, float] = field(default_factory=dict)
+    loaded_model: str = ""  # unused since each generation call names its model; kept for callers
+    # Phase timings are wall seconds; injectable so tests need not wait.
+    clock: Callable[[], float] = field(default=time.perf_counter)
 
 
 def run_rounds(ctx: RunContext) -> None:
@@ -61,8 +65,6 @@ def run_rounds(ctx: RunContext) -> None:
 def star_round(ctx: RunContext, index: int) -> None:
     model_in = _model_of_round(ctx, index - 1)
     _mark_round(ctx, index, status="generating", model_in=model_in)
-    ctx.timings = {}
-    load_model(ctx, model_in)
 
     direct = generate_direct(ctx, index, model_in)
     failed = {pid: p for pid, p in ctx.train.items() if pid not in direct}
@@ -132,10 +134,11 @@ def train_round(ctx: RunContext, index: int, model_in: str) -> tuple[str, int, i
         lora_rank=cfg.lora_rank if cfg.method == "lora" else None,
         seed=ctx.config.seed + index, max_length=ctx.config.generators.max_model_len,
     )
-    started = time.perf_counter()
+    save_time = _phase_clock(ctx, index, "train")
     with ctx.progress.spinner(f"round {index}: training on {len(examples)} examples"):
-        result = ray.get(ctx.workers.trainer.train.remote(spec))
-    ctx.timings["train"] = time.perf_counter() - started
+        result = train_with_retry(ctx.workers.trainer, spec, round_index=index, log=ctx.progress.log,
+                                  restart_timeout=ctx.config.recovery.restart_timeout)
+    save_time()
     with ctx.sessions() as session, session.begin():
         store.record_model(
             session, run=store.get_run(session, ctx.run_name), round_index=index, path=result.output_dir,
@@ -147,7 +150,6 @@ def train_round(ctx: RunContext, index: int, model_in: str) -> tuple[str, int, i
 
 def evaluate_round(ctx: RunContext, index: int, model: str) -> float:
     """Greedy accuracy on the held-out split, overall and per group; stored per round."""
-    load_model(ctx, model)
     max_tokens = ctx.config.evaluation.max_new_tokens
     requests = [
         GenRequest(pid, "eval", ctx.task.prompt(p), 1, 0.0, 1.0, max_tokens,
@@ -178,26 +180,59 @@ def accuracy_metrics(task: Task, problems: dict[int, Problem], results: list[tup
     return metrics
 
 
-def load_model(ctx: RunContext, path: str) -> None:
-    if ctx.loaded_model != path:
-        ray.get([g.load_weights.remote(path) for g in ctx.workers.generators])
-        ctx.loaded_model = path
-
-
 def _run_stored_phase(ctx: RunContext, index: int, model: str, requests: list[GenRequest], *,
                       phase: str, kind: str, problems: dict[int, Problem] | None = None) -> None:
-    """Run the requests whose attempts are not all stored yet (resume), then record the time."""
+    """Run the requests whose attempts are not all stored yet (resume), re-check check errors, time it.
+
+    The phase's stored time grows by the time of the work done now: a resumed
+    phase with nothing left to do keeps the time it recorded before.
+    """
     with ctx.sessions() as session, session.begin():
         round_id = _round_id(session, ctx, index)
         stored = store.attempt_keys(session, round_id)
     todo = [r for r in requests if any((r.problem_id, kind, i) not in stored for i in range(r.n))]
     recorder = AttemptRecorder(ctx.sessions, task=ctx.task, round_id=round_id, model=model,
                                write_batch=ctx.config.store.write_batch)
-    started = time.perf_counter()
-    with ctx.progress.bar(f"round {index}: {phase}", total=len(todo)) as advance:
-        run_phase(todo, problems or ctx.train, generators=ctx.workers.generators, checker=ctx.workers.checker,
-                  store_batch=recorder, batch_size=ctx.config.sampling.batch_problems, on_progress=advance)
-    ctx.timings[phase] = time.perf_counter() - started
+    problems = problems or ctx.train
+    save_time = _phase_clock(ctx, index, phase)
+    if todo:
+        with ctx.progress.bar(f"round {index}: {phase}", total=len(todo)) as advance:
+            def progressed(n: int) -> None:
+                advance(n)
+                save_time()  # a driver killed mid-phase keeps the time spent so far
+            run_phase(todo, problems, generators=ctx.workers.generators, checker=ctx.workers.checker,
+                      store_batch=recorder, batch_size=ctx.config.sampling.batch_problems, model=model,
+                      phase=f"round {index} {phase}", recovery=_recovery(ctx.config), on_progress=progressed,
+                      log=ctx.progress.log)
+    rechecked, left = recheck_errors(ctx.sessions, ctx.workers.checker, round_id=round_id, kinds=(kind,),
+                                     problems=problems, timeout=ctx.config.checker.recheck_seconds,
+                                     tries=ctx.config.recovery.batch_tries,
+                                     restart_timeout=ctx.config.recovery.restart_timeout)
+    if rechecked:
+        ctx.progress.log(f"round {index}: {phase}: re-checked {rechecked} timed-out or crashed checks, "
+                         f"{left} still failing (counted as check errors)")
+    if todo or rechecked:
+        save_time()
+
+
+def _recovery(config: StarConfig) -> Recovery:
+    cfg = config.recovery
+    return Recovery(batch_tries=cfg.batch_tries, batch_timeout=cfg.batch_timeout,
+                    restart_timeout=cfg.restart_timeout)
+
+
+def _phase_clock(ctx: RunContext, index: int, phase: str) -> Callable[[], None]:
+    """Starts timing `phase`; each call of the returned function stores (earlier time + time since)."""
+    with ctx.sessions() as session, session.begin():
+        earlier = float(_round(session, ctx, index).timings.get(phase, 0.0))
+    started = ctx.clock()
+
+    def save() -> None:
+        with ctx.sessions() as session, session.begin():
+            store.update_round(session, _round(session, ctx, index),
+                               timings={phase: earlier + ctx.clock() - started})
+
+    return save
 
 
 def _accepted_problems(ctx: RunContext, index: int, kind: str) -> set[int]:
@@ -237,5 +272,6 @@ def _mark_round(ctx: RunContext, index: int, *, status: str, model_in: str | Non
 def _finish_round(ctx: RunContext, index: int, *, model_in: str, model_out: str, counts: dict[str, int]) -> None:
     with ctx.sessions() as session, session.begin():
         rnd = _round(session, ctx, index)
+        check_errors = store.count_attempts_with_status(session, rnd.id, CHECK_ERRORS)
         store.update_round(session, rnd, status="done", model_in=model_in, model_out=model_out,
-                           timings=dict(ctx.timings), counts=counts)
+                           counts={**counts, "check_errors": check_errors})

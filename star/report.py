@@ -10,11 +10,11 @@ from rich.table import Table
 
 
 def round_table(summaries: list[dict[str, Any]], title: str) -> Table:
-    """Rows: one per round; accuracy overall and per group; wall time per phase."""
+    """Rows: one per round; accuracy overall and per group; check errors; wall time per phase."""
     groups = _accuracy_groups(summaries)
     phases = ["generate", "rationalize", "train", "evaluate"]
     table = Table(title=title)
-    for name in ["round", "attempted", "direct", "rationalized", "train ex.", "steps", "held-out"]:
+    for name in ["round", "attempted", "direct", "rationalized", "check err.", "train ex.", "steps", "held-out"]:
         table.add_column(name, justify="right")
     for group in groups:
         table.add_column(group.removeprefix("accuracy/"), justify="right")
@@ -25,7 +25,8 @@ def round_table(summaries: list[dict[str, Any]], title: str) -> Table:
         timings = s.get("timings") or {}
         table.add_row(
             str(s["round"]), _num(s.get("attempted")), _num(s.get("accepted_direct")),
-            _num(s.get("accepted_rationalized")), _num(s.get("train_examples")), _num(s.get("train_steps")),
+            _num(s.get("accepted_rationalized")), _num(s.get("check_errors")), _num(s.get("train_examples")),
+            _num(s.get("train_steps")),
             _pct(s.get("eval_accuracy")), *[_pct(metrics.get(g)) for g in groups],
             *[_secs(timings.get(p)) for p in phases],
         )

@@ -15,6 +15,11 @@ from star.generation import Completion
 from star.tasks.base import Problem, Task
 
 
+# Verdicts that say nothing about the answer: the check overran its timeout or
+# its worker process died. They are re-checked once before the round trains.
+CHECK_ERRORS = ("timeout", "crashed")
+
+
 @dataclass(frozen=True)
 class CheckItem:
     completion: Completion

@@ -33,11 +33,24 @@ def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def ray_session() -> Iterator[None]:
-    """One private local Ray instance for the whole session (Ray picks free ports; Redis owns 6379).
+def _local_ray_shutdown() -> Iterator[None]:
+    """Shuts the local Ray instance down once, at the end of the session."""
+    yield
+    import ray
+
+    ray.shutdown()
+
+
+@pytest.fixture
+def ray_session(_local_ray_shutdown: None) -> Iterator[None]:
+    """One private local Ray instance shared by the session's tests (Ray picks free ports; Redis owns 6379).
 
     address="local": never join a cluster this machine started earlier (or a
-    dead one recorded in a stale /tmp/ray/ray_current_cluster)."""
+    dead one recorded in a stale /tmp/ray/ray_current_cluster).
+
+    Started on first use and again after a test shut it down (tests of a
+    multi-node cluster must disconnect from it: a driver joins one cluster at a time).
+    """
     import ray
 
     os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")
@@ -45,4 +58,3 @@ def ray_session() -> Iterator[None]:
         ray.init(address="local", num_cpus=2, include_dashboard=False, logging_level="WARNING",
                  log_to_driver=False)
     yield
-    ray.shutdown()

@@ -15,9 +15,20 @@ class CheckerActor:
 
         # The driver's task object is shipped as is: rebuilding it here would
         # re-read the dataset and need the same files on every node.
+        self.workers = workers
         self.checker = Checker(workers=workers, timeout=timeout)
         self.task = task
         self.accept = accept
 
     def score(self, items: list[CheckItem]) -> list[ScoredItem]:
         return score_items(self.checker, self.task, items, accept=self.accept)
+
+    def rescore(self, items: list[CheckItem], timeout: float) -> list[ScoredItem]:
+        """Check again on fresh worker processes with a longer timeout (timeouts and crashes only)."""
+        from star.checker import Checker
+
+        with Checker(workers=self.workers, timeout=timeout) as fresh:
+            return score_items(fresh, self.task, items, accept=self.accept)
+
+    def ready(self) -> bool:
+        return True

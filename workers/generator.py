@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import ray
 
 from star.generation import Completion, EngineSpec, GenRequest
@@ -9,9 +11,16 @@ from star.generation import Completion, EngineSpec, GenRequest
 
 @ray.remote
 class GeneratorActor:
-    """Keeps its engine alive across rounds; `load_weights` swaps in a new checkpoint."""
+    """Keeps its engine alive across rounds; each call names the checkpoint it must serve.
+
+    Ray restarts a dead generator by running `__init__` again with the base
+    spec, so the model is not actor state the driver has to re-send: every
+    `generate` call carries it and a fresh engine loads it before serving.
+    """
 
     def __init__(self, spec: EngineSpec) -> None:
+        # Worker logs reach the driver (log_to_driver); vLLM's INFO lines would drown them.
+        os.environ.setdefault("VLLM_LOGGING_LEVEL", "WARNING")
         from star.generation import VllmEngine  # heavy import stays inside the actor
 
         self.engine = VllmEngine(spec)
@@ -20,8 +29,21 @@ class GeneratorActor:
         self.engine.load_weights(path)
         return path
 
-    def generate(self, requests: list[GenRequest]) -> list[Completion]:
-        return self.engine.generate(requests)
+    def generate(self, requests: list[GenRequest], model: str) -> list[Completion]:
+        try:
+            self.engine.load_weights(model)  # a no-op unless the round's model changed (or this is a restart)
+            return self.engine.generate(requests)
+        except Exception as exc:
+            if type(exc).__name__ == "EngineDeadError":
+                # The engine's own process died (e.g. the OOM killer): this actor can never serve
+                # again, so it exits and Ray restarts it with a fresh engine.
+                print(f"vLLM engine died ({exc}); exiting so that Ray restarts this generation worker", flush=True)
+                os._exit(1)
+            raise
 
     def ready(self) -> bool:
         return True
+
+    def describe(self) -> dict:
+        """What this worker serves and where: for operators and for fault tests."""
+        return {"pid": os.getpid(), "model": self.engine.model_path, "node": ray.get_runtime_context().get_node_id()}

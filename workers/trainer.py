@@ -13,3 +13,6 @@ class TrainerActor:
         from star.training import train_sft  # torch/trl import inside the actor
 
         return train_sft(spec, progress=False)
+
+    def ready(self) -> bool:
+        return True

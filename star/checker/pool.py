@@ -199,7 +199,7 @@ class _Run:
                 try:
                     worker.conn.send(task)
                 except OSError:  # the worker died between checks
-                    self._fail_worker(index, "unparseable")
+                    self._fail_worker(index, "crashed")
                     break
                 self.pending.popleft()
                 if not worker.inflight:
@@ -218,7 +218,7 @@ class _Run:
             try:
                 task_id, correct, status, extracted = conn.recv()
             except (EOFError, OSError):  # crashed (e.g. killed by the OS) mid-check
-                self._fail_worker(index, "unparseable")
+                self._fail_worker(index, "crashed")
                 continue
             if task_id != worker.inflight[0]:  # cannot happen: workers answer in order
                 raise RuntimeError(f"checker worker answered task {task_id}, expected {worker.inflight[0]}")

@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
-Status = Literal["correct", "incorrect", "no_answer", "unparseable", "timeout", "not_a_number"]
-STATUSES: tuple[Status, ...] = ("correct", "incorrect", "no_answer", "unparseable", "timeout", "not_a_number")
+Status = Literal["correct", "incorrect", "no_answer", "unparseable", "timeout", "crashed", "not_a_number"]
+STATUSES: tuple[Status, ...] = ("correct", "incorrect", "no_answer", "unparseable", "timeout", "crashed",
+                               "not_a_number")
 
 
 @dataclass(frozen=True)
@@ -15,6 +16,8 @@ class Verdict:
 
     `correct` is True only for status "correct"; `extracted` is the answer text
     found in the prediction (None when nothing was found or the check timed out).
+    "timeout" and "crashed" (the worker process died mid-check) say nothing about
+    the answer: they are check errors, not wrong answers.
     """
 
     correct: bool

@@ -173,11 +173,11 @@ def rounds_cmd(run: str, db_url: str | None, as_json: bool) -> None:
         return
     rows = [
         [s["round"], s["status"], s["attempted"], s["accepted_direct"], s["accepted_rationalized"],
-         s["train_examples"], s["train_steps"], _percent(s["eval_accuracy"]),
+         s["check_errors"], s["train_examples"], s["train_steps"], _percent(s["eval_accuracy"]),
          sum(s["stored"].values()), _dataset(s)]
         for s in summaries
     ]
-    columns = ["round", "status", "attempted", "direct", "rationalized", "train ex", "steps",
+    columns = ["round", "status", "attempted", "direct", "rationalized", "check err", "train ex", "steps",
                "eval acc", "stored", "dataset"]
     _print_table(columns, rows, empty=f"run {run!r} has no rounds yet")
 

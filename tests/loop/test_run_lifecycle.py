@@ -64,6 +64,7 @@ def _default(url: str, name: str, **overrides: Any) -> dict[str, Any]:
 def test_second_driver_is_refused_with_exit_2_naming_the_holder(tmp_path: Path) -> None:
     import ray
 
+    ray.shutdown()  # an earlier test's Ray (ray_session starts it again when needed)
     url = f"sqlite:///{tmp_path}/star.db"
     _seed_run(url, "busy", _default(url, "busy"), hold=True)
     result = star("run", "--run-name", "busy", "--db", url, "--quiet")
@@ -144,6 +145,7 @@ def test_resume_without_config_uses_the_stored_one_and_a_failed_start_is_recorde
 def test_a_missing_model_path_fails_the_run_before_ray(tmp_path: Path) -> None:
     import ray
 
+    ray.shutdown()  # an earlier test's Ray (ray_session starts it again when needed)
     url = f"sqlite:///{tmp_path}/star.db"
     result = star("run", "--run-name", "m1", "--db", url, "--quiet", "--set", f"model={tmp_path}/nope")
     assert result.exit_code == 2

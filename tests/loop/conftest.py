@@ -1,0 +1,199 @@
+"""Fixtures of the fault tests: a run context on a real SQLite store with chosen workers."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+import ray
+from sqlalchemy import func, select
+
+import db.store as store
+from db.engine import open_store, session_factory
+from db.models import Attempt, Model, Round
+from star.cluster import Workers
+from star.config import StarConfig, validate_config
+from star.generation import Completion, GenRequest
+from star.orchestrator import RunContext
+from star.progress import Progress
+from star.tasks import build_task
+
+
+@ray.remote
+class ScriptedGenerator:
+    """Answers each problem with a fixed text: for tests about what happens after generation."""
+
+    def __init__(self, texts: dict[int, str]) -> None:
+        self.texts = texts
+
+    def ready(self) -> bool:
+        return True
+
+    def generate(self, requests: list[GenRequest], model: str) -> list[Completion]:
+        return [Completion(r.problem_id, r.kind, i, r.prompt, self.texts[r.problem_id], 1, 1, True)
+                for r in requests for i in range(r.n)]
+
+
+def latex_task_config(tmp_path: Path, golds: list[str], **overrides) -> StarConfig:
+    """A jsonl task whose training problems have the given LaTeX golds (one held-out problem)."""
+    rows = [{"question": f"Simplify expression {i}.", "answer": gold} for i, gold in enumerate(golds)]
+    path, eval_path = tmp_path / "problems.jsonl", tmp_path / "held_out.jsonl"
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    eval_path.write_text(json.dumps({"question": "Held out.", "answer": "1"}) + "\n")
+    raw = {
+        "run_name": "fault", "rounds": 1, "model": "unused", "database": f"sqlite:///{tmp_path}/star.db",
+        "storage": str(tmp_path / "runs"),
+        "task": {"name": "jsonl", "train_path": str(path), "eval_path": str(eval_path), "answer_type": "latex",
+                 "shots": 0},
+        "sampling": {"samples_per_problem": 1, "batch_problems": 2},
+    }
+    raw.update(overrides)
+    return validate_config(raw)
+
+
+def run_context(config: StarConfig, *, generators: list, checker, trainer=None, clock=None) -> RunContext:
+    task = build_task(config.task)
+    sessions = session_factory(open_store(config.database))
+    with sessions() as session, session.begin():
+        store.get_or_create_run(session, config.run_name, config=config.model_dump(mode="json"), base_model="m0")
+        train = _stored(session, task, "train", task.train_problems())
+        held_out = _stored(session, task, "eval", task.eval_problems())
+    extra = {"clock": clock} if clock else {}
+    return RunContext(config=config, task=task, sessions=sessions, run_name=config.run_name, base_model="m0",
+                      storage=Path(config.storage), train=train, held_out=held_out,
+                      workers=Workers(generators=generators, checker=checker, trainer=trainer),
+                      progress=Progress(enabled=False), **extra)
+
+
+def _stored(session, task, split, problems):
+    rows = [store.ProblemRow(p.uid, p.question, p.gold, dict(p.metadata)) for p in problems]
+    ids = store.upsert_problems(session, task.dataset, split, rows)
+    return {ids[p.uid]: p for p in problems}
+
+
+@pytest.fixture
+def scripted_generator() -> type:
+    return ScriptedGenerator
+
+
+@pytest.fixture
+def latex_config():
+    return latex_task_config
+
+
+@pytest.fixture
+def make_context():
+    return run_context
+
+
+class HookedProgress(Progress):
+    """Silent progress that records log lines and runs a hook once, after a chosen phase's first stored batch.
+
+    Hooks are keyed by the bar's description, e.g. "round 1: generate". They run
+    in the driver's loop, so the phase is certainly still running when they do.
+    """
+
+    def __init__(self, hooks: dict[str, Callable[[], None]]) -> None:
+        super().__init__(enabled=False)
+        self.hooks = dict(hooks)
+        self.lines: list[tuple[float, str]] = []
+
+    def log(self, message: str) -> None:
+        self.lines.append((time.monotonic(), message))
+
+    @contextmanager
+    def bar(self, description: str, total: int) -> Iterator[Callable[[int], None]]:
+        hook = self.hooks.pop(description, None)
+
+        def advance(n: int) -> None:
+            nonlocal hook
+            if hook is not None:
+                run, hook = hook, None
+                run()
+
+        yield advance
+
+
+def start_run(config: StarConfig, progress: Progress) -> RunContext:
+    """What `star run` sets up (store, problems, real workers), keeping the context for the test."""
+    from star.cluster import init_ray, start_workers
+    from star.runner import _store_problems
+
+    sessions = session_factory(open_store(config.database))
+    task = build_task(config.task)
+    with sessions() as session, session.begin():
+        run = store.get_or_create_run(session, config.run_name, config=config.model_dump(mode="json"),
+                                      base_model=config.model)
+        store.set_run_status(session, run, "running")
+        train = _store_problems(session, task, "train", task.train_problems())
+        held_out = _store_problems(session, task, "eval", task.eval_problems())
+    init_ray(config)  # a no-op when the test is already connected
+    workers = start_workers(config, config.model, task)
+    return RunContext(config=config, task=task, sessions=sessions, run_name=config.run_name,
+                      base_model=config.model, storage=Path(config.storage), train=train, held_out=held_out,
+                      workers=workers, progress=progress)
+
+
+@pytest.fixture
+def hooked_progress() -> type:
+    return HookedProgress
+
+
+@pytest.fixture
+def start_real_run():
+    return start_run
+
+
+K, HINTED = 2, 4
+
+
+def small_round_config(tmp_path, model, **overrides) -> dict:
+    """One small real round on the tiny model (as tests/loop/test_round_integration.py)."""
+    config = {
+        "rounds": 1, "model": str(model), "database": f"sqlite:///{tmp_path}/star.db",
+        "storage": str(tmp_path / "runs"),
+        "task": {"name": "arithmetic", "min_digits": 1, "max_digits": 2, "train_per_digits": 30,
+                 "eval_per_digits": 12},
+        "sampling": {"samples_per_problem": K, "max_new_tokens": 80, "batch_problems": 8},
+        "rationalization": {"samples_per_problem": HINTED},
+        "training": {"base_steps": 4, "batch_size": 8, "learning_rate": 1e-3},
+        "evaluation": {"max_new_tokens": 80},
+        "generators": {"max_model_len": 256, "cpu_kv_cache_gb": 1},
+        "checker": {"workers": 1},
+    }
+    config.update(overrides)
+    return config
+
+
+def assert_exact_counts(ctx) -> None:
+    """Every attempt stored once: K per training problem, HINTED per failed one, one eval per round."""
+    n_train, n_eval = len(ctx.train), len(ctx.held_out)
+    with ctx.sessions() as session:
+        rounds = {r.index: r for r in session.scalars(select(Round))}
+        assert set(rounds) == {0, 1} and all(r.status == "done" for r in rounds.values())
+        keys = session.execute(select(Attempt.round_id, Attempt.problem_id, Attempt.kind, Attempt.sample_index))
+        keys = list(keys)
+        assert len(keys) == len(set(keys))  # no duplicates (the unique key would refuse them anyway)
+        n = dict(session.execute(select(Attempt.kind, func.count()).where(Attempt.round_id == rounds[1].id)
+                                 .group_by(Attempt.kind)).all())
+        assert n["direct"] == n_train * K and n["eval"] == n_eval
+        failed = session.scalar(select(func.count(func.distinct(Attempt.problem_id))).where(
+            Attempt.round_id == rounds[1].id, Attempt.kind == "direct")) - rounds[1].accepted_direct
+        assert n.get("rationalized", 0) == HINTED * failed
+        round0_eval = session.scalar(select(func.count()).select_from(Attempt).where(Attempt.round_id == rounds[0].id))
+        assert round0_eval == n_eval
+        assert session.scalar(select(func.count()).select_from(Model)) == 1
+
+
+@pytest.fixture
+def real_round_config():
+    return small_round_config
+
+
+@pytest.fixture(name="assert_exact_counts")
+def _assert_exact_counts():
+    return assert_exact_counts
