@@ -241,3 +241,19 @@ def ray_cluster() -> Iterator[RayTestCluster]:
     finally:
         cluster.stop()
         shutil.rmtree(temp_dir, ignore_errors=True)
+
+
+def _load_db_fixtures():  # type: ignore[no-untyped-def]
+    """tests/db/conftest.py's PostgreSQL fixtures (tests/ is not a package, so load it by path)."""
+    import importlib.util
+
+    path = REPO / "tests" / "db" / "conftest.py"
+    spec = importlib.util.spec_from_file_location("star_tests_db_conftest", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+# A PostgreSQL database for this session, dropped at the end: the store a cluster job writes to.
+pg_database = _load_db_fixtures().pg_database
