@@ -34,6 +34,10 @@ TASK_FILE_FIELDS = ("train_path", "eval_path", "shots_path", "prompt_template", 
 # Environment the job gets from the submitting shell: star's own settings and the hub token.
 FORWARDED_ENV = ("HF_TOKEN",)
 FORWARDED_ENV_PREFIX = "STAR_"
+# Ray's job stop sends SIGTERM, then SIGKILL after this many seconds (Ray's default: 3). The
+# driver uses the time to stop its workers and record the run as stopped; one that is done
+# sooner ends the wait sooner.
+STOP_GRACE = {"RAY_JOB_STOP_WAIT_TIME_S": "30"}
 
 
 @dataclass(frozen=True)
@@ -68,9 +72,12 @@ def job_env(environ: dict[str, str] | None = None, extra: dict[str, str] | None 
     """env_vars for the job: STAR_* (the store URL among them) and HF_TOKEN from this shell, plus `extra`.
 
     Paths such as HF_HOME are *not* forwarded: they name this machine's disk.
+    Nor is the Ray auth token: the cluster has its own, and a runtime_env is
+    visible to everyone who can list jobs.
     """
     environ = os.environ if environ is None else environ
-    env = {k: v for k, v in environ.items() if k.startswith(FORWARDED_ENV_PREFIX) or k in FORWARDED_ENV}
+    env = dict(STOP_GRACE)
+    env.update({k: v for k, v in environ.items() if k.startswith(FORWARDED_ENV_PREFIX) or k in FORWARDED_ENV})
     env.update(extra or {})
     return dict(sorted(env.items()))
 

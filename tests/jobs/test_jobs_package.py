@@ -109,7 +109,8 @@ def test_a_model_under_storage_is_left_for_the_cluster(tmp_path: Path) -> None:
 def test_job_env_forwards_star_settings_and_the_hub_token_but_no_local_paths() -> None:
     env = job_env({"STAR_DATABASE_URL": "postgresql://db/star", "HF_TOKEN": "hf_x", "HF_HOME": "/Users/me/hf",
                    "HOME": "/Users/me", "RAY_AUTH_TOKEN": "secret", "PATH": "/bin"}, extra={"HF_HOME": "/mnt/hf"})
-    assert env == {"HF_HOME": "/mnt/hf", "HF_TOKEN": "hf_x", "STAR_DATABASE_URL": "postgresql://db/star"}
+    assert env == {"HF_HOME": "/mnt/hf", "HF_TOKEN": "hf_x", "RAY_JOB_STOP_WAIT_TIME_S": "30",
+                   "STAR_DATABASE_URL": "postgresql://db/star"}
 
 
 @pytest.mark.parametrize(("storage", "database", "fix"), [
