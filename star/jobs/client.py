@@ -59,15 +59,19 @@ def connect(address: str | None) -> StarJobClient:
     token = find_token()
     if mode == "token" and token is None:
         raise ClusterAuthError(missing_token_message(url))
+    import requests
+    from ray.exceptions import AuthenticationError
     from ray.job_submission import JobSubmissionClient
 
     client = StarJobClient(None, url, token)
     try:
-        client.ray = client.call("connecting", JobSubmissionClient, url, headers=auth_headers(token))
-    except JobError as exc:
-        if isinstance(exc, (ClusterAuthError, ClusterUnreachableError)):
-            raise
-        raise JobError(f"{url} answers but offers no Ray job server ({exc}); pass the head's "
+        client.ray = JobSubmissionClient(url, headers=auth_headers(token))
+    except AuthenticationError:
+        raise client._auth_error() from None
+    except (requests.ConnectionError, requests.Timeout, ConnectionError) as exc:
+        raise ClusterUnreachableError(_unreachable(url, exc)) from None
+    except RuntimeError as exc:  # e.g. "Version check returned 404": some other web server
+        raise JobError(f"{url} answers but offers no Ray job server ({_first_line(exc)}); pass the head's "
                        "dashboard address (port 8265) of a cluster running ray[default] >= 2.0") from None
     return client
 

@@ -25,6 +25,7 @@ Fixture API (session scoped), for every test under tests/cluster/:
         .kill_worker_node() SIGKILL the second node's processes (a lost node)
         .start_worker_node() start a (new) second node; waits until it is alive
         .alive_nodes()      how many nodes the GCS reports alive
+        .job_status(id)     a job's Ray status, straight from the job server
         .star(*args, env=None, timeout=...) -> CompletedProcess: run the `star` CLI against it
 """
 
@@ -166,6 +167,11 @@ class RayTestCluster:
 
     def _jobs_api_ready(self) -> bool:
         return isinstance(self._get("/api/jobs/"), list)
+
+    def job_status(self, submission_id: str) -> str | None:
+        """The Ray status of a job (PENDING, RUNNING, SUCCEEDED, FAILED, STOPPED); None if unknown."""
+        body = self._get(f"/api/jobs/{submission_id}")
+        return body.get("status") if isinstance(body, dict) else None
 
     def alive_nodes(self) -> int:
         body = self._get("/api/v0/nodes?limit=100")

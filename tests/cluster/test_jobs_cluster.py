@@ -85,11 +85,6 @@ def _until(condition, what: str, timeout: float = WAIT_S) -> None:  # type: igno
     raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
-def _job_status(cluster, env: dict, job: str) -> str:  # type: ignore[no-untyped-def]
-    result = cluster.star("jobs", "status", job, "--json", env=env)
-    return json.loads(result.stdout)["status"] if result.returncode == 0 else f"error: {result.stderr}"
-
-
 @pytest.fixture(scope="module")
 def story(ray_cluster, pg_database, tiny_model, tmp_path_factory) -> Story:  # type: ignore[no-untyped-def]
     schema = f"jobs_{secrets.token_hex(4)}"
@@ -113,13 +108,15 @@ def story(ray_cluster, pg_database, tiny_model, tmp_path_factory) -> Story:  # t
 
     sessions = session_factory(open_store(db_url))
     # Mid-round: round 1 has started storing rationales and has not finished.
-    _until(lambda: _counts(sessions, "direct", 1) > 0 or _job_status(ray_cluster, env, job1) in
-           ("FAILED", "SUCCEEDED"), "round 1's first stored rationales")
+    _until(lambda: _counts(sessions, "direct", 1) > 0 or ray_cluster.job_status(job1) in ("FAILED", "SUCCEEDED"),
+           "round 1's first stored rationales")
     steps["second"] = star("submit", str(config_path), "--run-name", RUN, env=env)
     steps["stop"] = star("jobs", "stop", job1, env=env)
-    _until(lambda: _job_status(ray_cluster, env, job1) == "STOPPED", f"{job1} to stop", timeout=120)
+    _until(lambda: ray_cluster.job_status(job1) == "STOPPED", f"{job1} to stop", timeout=120)
     story.direct_when_stopped = _counts(sessions, "direct", 1)
     story.round1_status_when_stopped = _round_status(sessions, 1) or ""
+    print(f"stopped {job1} in round 1 ({story.round1_status_when_stopped}) with {story.direct_when_stopped} "
+          f"of {story.n_train * K} direct rationales stored")
     steps["duplicate_id"] = star("submit", str(config_path), "--run-name", "other-run",
                                  "--submission-id", job1, env=env)
 

@@ -114,3 +114,29 @@ def test_a_relative_storage_is_refused_offline(monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setenv("STAR_DATABASE_URL", "postgresql://db/star")
     code, output = _star("submit", "--address", f"http://127.0.0.1:{_free_port()}")
     assert code == 2 and "`storage` is 'star_runs', a relative path" in output
+
+
+@pytest.fixture
+def plain_web_server():  # type: ignore[no-untyped-def]
+    """A real HTTP server that is not a Ray dashboard (404 for every path)."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class NotRay(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
+            self.send_error(404)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), NotRay)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+def test_an_address_that_answers_without_a_job_server_is_one_line(plain_web_server: str) -> None:
+    code, output = _star("jobs", "list", "--address", plain_web_server)
+    assert code == 2 and output.count("\n") == 1, output
+    assert output.startswith(f"error: {plain_web_server} answers but offers no Ray job server")
+    assert "port 8265" in output
