@@ -11,6 +11,7 @@ job through STAR_DATABASE_URL, which star forwards into the job's env.
 from __future__ import annotations
 
 import json
+import re
 import secrets
 import time
 from dataclasses import dataclass, field
@@ -35,10 +36,11 @@ WAIT_S = 420
 
 
 def tiny_config(model: Path, storage: Path) -> dict:
-    """One fast round: 1-2 digit sums, small batches so round 1 spans many store writes."""
+    """One fast round: 1-2 digit sums, small batches so that generation spans many store
+    writes and a stop lands in the middle of it."""
     return {
         "rounds": 1, "model": str(model), "storage": str(storage),
-        "task": {"name": "arithmetic", "min_digits": 1, "max_digits": 2, "train_per_digits": 40,
+        "task": {"name": "arithmetic", "min_digits": 1, "max_digits": 2, "train_per_digits": 150,
                  "eval_per_digits": 8},
         "sampling": {"samples_per_problem": K, "max_new_tokens": 80, "batch_problems": 4},
         "rationalization": {"samples_per_problem": 1},
@@ -76,12 +78,12 @@ def _round_status(sessions, index: int) -> str | None:  # type: ignore[no-untype
         return s.scalar(query)
 
 
-def _until(condition, what: str, timeout: float = WAIT_S) -> None:  # type: ignore[no-untyped-def]
+def _until(condition, what: str, timeout: float = WAIT_S, poll_s: float = 0.5) -> None:  # type: ignore[no-untyped-def]
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if condition():
             return
-        time.sleep(0.5)
+        time.sleep(poll_s)
     raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
@@ -106,12 +108,15 @@ def story(ray_cluster, pg_database, tiny_model, tmp_path_factory) -> Story:  # t
     assert steps["submit"].returncode == 0, steps["submit"].stderr
     job1 = f"star-{RUN}-1"
 
+    steps["second"] = star("submit", str(config_path), "--run-name", RUN, env=env)  # job1 is active
+
     sessions = session_factory(open_store(db_url))
-    # Mid-round: round 1 has started storing rationales and has not finished.
+    # Mid-round: round 1 has started storing rationales and has not finished. The stop goes
+    # straight to the job server: on two busy cores a CLI start-up outlasts the whole phase
+    # (`star jobs stop` on a running job is the test below).
     _until(lambda: _counts(sessions, "direct", 1) > 0 or ray_cluster.job_status(job1) in ("FAILED", "SUCCEEDED"),
-           "round 1's first stored rationales")
-    steps["second"] = star("submit", str(config_path), "--run-name", RUN, env=env)
-    steps["stop"] = star("jobs", "stop", job1, env=env)
+           "round 1's first stored rationales", poll_s=0.1)
+    assert ray_cluster.stop_job(job1)
     _until(lambda: ray_cluster.job_status(job1) == "STOPPED", f"{job1} to stop", timeout=120)
     story.direct_when_stopped = _counts(sessions, "direct", 1)
     story.round1_status_when_stopped = _round_status(sessions, 1) or ""
@@ -132,9 +137,9 @@ def test_a_stopped_job_resubmitted_with_its_run_name_ends_with_nothing_lost_or_d
     submit, resubmit = story.steps["submit"], story.steps["resubmit"]
     assert f"submitted star-{RUN}-1 (run {RUN})" in submit.stdout
     assert "model travels with the job as model" in submit.stdout
-    assert story.steps["stop"].returncode == 0 and f"--run-name {RUN}" in story.steps["stop"].stdout
-    # it was stopped mid-round
-    assert story.direct_when_stopped > 0 and story.round1_status_when_stopped != "done"
+    # it was stopped in the middle of round 1's generation: some rationales stored, not all
+    assert 0 < story.direct_when_stopped < story.n_train * K
+    assert story.round1_status_when_stopped == "generating"
     assert resubmit.returncode == 0, resubmit.stdout[-3000:] + resubmit.stderr[-3000:]
     assert f"submitted star-{RUN}-2" in resubmit.stdout and f"star-{RUN}-2: SUCCEEDED" in resubmit.stderr
     assert f"STaR run {RUN}" in resubmit.stdout  # --wait printed the job's own output
@@ -159,9 +164,8 @@ def test_a_stopped_job_resubmitted_with_its_run_name_ends_with_nothing_lost_or_d
 def test_a_second_submission_of_an_active_run_is_refused_naming_its_job(story: Story) -> None:
     second = story.steps["second"]
     assert second.returncode == 2
-    assert second.stderr.strip() == (
-        f"error: run '{RUN}' already has job star-{RUN}-1 (RUNNING); wait for it or stop it with "
-        f"`star jobs stop star-{RUN}-1`")
+    assert re.fullmatch(rf"error: run '{RUN}' already has job star-{RUN}-1 \((PENDING|RUNNING)\); wait for it "
+                        rf"or stop it with `star jobs stop star-{RUN}-1`\n", second.stderr), second.stderr
 
 
 def test_a_taken_submission_id_is_refused_in_one_line(story: Story) -> None:
@@ -203,7 +207,7 @@ def test_without_the_token_or_with_a_wrong_one_submission_is_refused_in_one_line
     (tmp_path / ".ray" / "auth_token").write_text(ray_cluster.token)
     listed = ray_cluster.star("jobs", "list", "--json", env=bare)
     assert listed.returncode == 0, listed.stderr
-    assert {row["run"] for row in json.loads(listed.stdout)} == {RUN}  # the refused ones never got in
+    assert "no-token" not in {row["run"] for row in json.loads(listed.stdout)}  # the refused ones never got in
 
 
 def test_an_unknown_job_is_one_line(ray_cluster) -> None:  # type: ignore[no-untyped-def]
@@ -211,3 +215,15 @@ def test_an_unknown_job_is_one_line(ray_cluster) -> None:  # type: ignore[no-unt
     assert result.returncode == 2
     assert result.stderr == (f"error: no job 'star-nope-1' on {ray_cluster.dashboard_url}; "
                              "`star jobs list` lists them\n")
+
+
+def test_star_jobs_stop_stops_a_running_job_and_says_how_to_continue(ray_cluster, story: Story) -> None:  # type: ignore[no-untyped-def]
+    env = {**ray_cluster.env, "STAR_DATABASE_URL": story.db_url}
+    submitted = ray_cluster.star("submit", str(story.config_path), "--run-name", "stop-me", env=env)
+    assert submitted.returncode == 0, submitted.stderr
+    _until(lambda: ray_cluster.job_status("star-stop-me-1") == "RUNNING", "star-stop-me-1 to run", timeout=120)
+    stopped = ray_cluster.star("jobs", "stop", "star-stop-me-1", env=env)
+    assert stopped.returncode == 0, stopped.stderr
+    assert stopped.stdout == ("stopping job star-stop-me-1; continue the run with "
+                              "`star submit CONFIG --run-name stop-me`\n")
+    _until(lambda: ray_cluster.job_status("star-stop-me-1") == "STOPPED", "star-stop-me-1 to stop", timeout=120)
