@@ -31,18 +31,12 @@ def run_command(config_path: Path | None, rounds: int | None, run_name: str | No
     Re-using a run name (or --resume RUN) continues that run; fields that change
     results (task, model, seed, sampling, ...) must match its stored config.
     """
-    import yaml
-
+    from star.cli.options import parse_sets
     from star.errors import ConfigError
 
     if resume and run_name and resume != run_name:
         raise ConfigError("--resume and --run-name name different runs; give only one of them")
-    overrides: dict[str, object] = {}
-    for item in sets:
-        field, sep, value = item.partition("=")
-        if not sep:
-            raise ConfigError(f"--set {item!r} needs FIELD=VALUE, e.g. --set sampling.temperature=0.7")
-        overrides[field.strip()] = yaml.safe_load(value)
+    overrides = parse_sets(sets)
     for field, value in (("rounds", rounds), ("run_name", resume or run_name), ("database", database),
                          ("storage", storage)):
         if value is not None:
