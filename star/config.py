@@ -67,7 +67,10 @@ class EvaluationConfig(_Section):
 class GeneratorsConfig(_Section):
     count: int = Field(1, ge=1, le=1024, description="Generation workers (one vLLM engine each).")
     gpus_per_generator: int = Field(0, ge=0, le=64, description="GPUs per engine = tensor parallel size; 0 = CPU.")
-    dtype: str = Field("auto", description="vLLM dtype: auto, float32, bfloat16 or float16.")
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = Field(
+        "auto", description="Serving (and CPU training autocast) dtype. auto: on a CPU, bfloat16 when it has "
+        "AMX/AVX-512 BF16 and the model is not the float32 tiny one, else float32; on a GPU, the checkpoint's."
+    )
     max_model_len: int = Field(1024, ge=64, description="Context length the engine reserves per sequence.")
     gpu_memory_utilization: float = Field(0.85, gt=0.0, le=1.0, description="vLLM's share of each GPU.")
     cpu_kv_cache_gb: float = Field(2.0, gt=0.0, description="KV cache size (GB) of a CPU engine (VLLM_CPU_KVCACHE_SPACE).")

@@ -43,8 +43,9 @@ def _register() -> None:
     from star.cli import store as store_cmds
     from star.cli import check as check_cmds
     from star.cli import tasks as task_cmds
+    from star.cli import models as model_cmds
 
-    for module in (run_cmds, store_cmds, check_cmds, task_cmds):
+    for module in (run_cmds, store_cmds, check_cmds, task_cmds, model_cmds):
         for command in module.COMMANDS:
             cli.add_command(command)
 
