@@ -54,6 +54,14 @@ def declared_dtype(model: str) -> str | None:
     return str(value) if value else None
 
 
+def declare_dtype(folder: Path, dtype: str) -> None:
+    """Set the dtype a checkpoint's config.json declares (save_pretrained writes the in-memory one)."""
+    path = folder / "config.json"
+    config = json.loads(path.read_text())
+    config["dtype"] = dtype
+    path.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
+
+
 def resolve_dtype(requested: str, model: str, *, on_cpu: bool, tiny: bool = False) -> str:
     """The dtype to serve `model` in: `requested` unless it is `auto`."""
     if requested != "auto":
@@ -63,3 +71,10 @@ def resolve_dtype(requested: str, model: str, *, on_cpu: bool, tiny: bool = Fals
     if tiny or declared_dtype(model) == "float32":
         return "float32"
     return "bfloat16" if cpu_supports_bf16() else "float32"
+
+
+def train_in_bf16(requested: str, model: str, *, trainer_gpus: int, tiny: bool = False) -> bool:
+    """CPU training autocasts to bfloat16 exactly when CPU serving runs in bfloat16."""
+    if trainer_gpus:
+        return False  # the GPU path picks bf16 itself when the GPU supports it
+    return resolve_dtype(requested, model, on_cpu=True, tiny=tiny) == "bfloat16"

@@ -12,8 +12,9 @@ is what `generators.dtype: auto` serves it in on a CPU that supports bfloat16
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
+
+from star.precision import declare_dtype
 
 #: SmolLM2's published checkpoints are bfloat16; the converted folder declares the same.
 DECLARED_DTYPE = "bfloat16"
@@ -65,10 +66,3 @@ def convert_gguf(gguf_path: Path, out_dir: Path) -> None:
     tokenizer.save_pretrained(str(out_dir))
     declare_dtype(out_dir, DECLARED_DTYPE)
 
-
-def declare_dtype(folder: Path, dtype: str) -> None:
-    """Set the dtype config.json declares (save_pretrained writes the in-memory one)."""
-    path = folder / "config.json"
-    config = json.loads(path.read_text())
-    config["dtype"] = dtype
-    path.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
