@@ -78,7 +78,13 @@ def trainer_prompt_ids(model: Path, task, prompts: list[str], tmp_path: Path) ->
     spec = TrainSpec(init_model=str(model), output_dir=str(tmp_path / "out"), examples=as_sft_rows(triplets, task),
                      max_steps=1, batch_size=1, max_length=4096)
     dataset = build_trainer(spec, tmp_path / "out.partial", progress=False).train_dataset
-    return [[t for t, m in zip(row["input_ids"], row["completion_mask"]) if not m] for row in dataset]
+    # TRL folds its completion mask into the labels: -100 marks the prompt tokens
+    prompts = []
+    for row in dataset:
+        split = next(i for i, label in enumerate(row["labels"]) if label != -100)
+        assert all(label == -100 for label in row["labels"][:split])
+        prompts.append(row["input_ids"][:split])
+    return prompts
 
 
 def test_training_prompt_tokens_equal_the_engine_prompt_tokens(smollm2_model, smollm2_tokenizer, tmp_path):
