@@ -60,7 +60,7 @@ def test_a_real_round_on_smollm2(tmp_path, smollm2_model, smollm2_tokenizer, ray
 
         by_uid = {p.uid: p for p in task.train_problems()}
         for attempt in kinds["rationalized"]:
-            problem = by_uid[problems[attempt.problem_id].uid]
+            problem = by_uid[problems[attempt.problem_id].external_id]
             assert attempt.prompt == task.hinted_prompt(problem)
             assert attempt.train_prompt == task.prompt(problem) and "(hint: " not in attempt.train_prompt
             assert (smollm2_tokenizer(attempt.train_prompt).input_ids
