@@ -99,7 +99,8 @@ class StarConfig(_Section):
     run_name: str | None = Field(None, pattern=r"^[A-Za-z0-9_.-]{1,100}$",
                                  description="Name of the run; re-using one resumes it. Default: a timestamp.")
     rounds: int = Field(3, ge=1, le=1000, description="STaR rounds (each: generate, rationalize, train, evaluate).")
-    model: str = Field(TINY_MODEL, description="HF model name or path; 'tiny' builds the embedded arithmetic model.")
+    model: str = Field(TINY_MODEL, description="HF model name or path; 'tiny' builds the embedded arithmetic model; "
+                       "a known name (`star models list`, e.g. smollm2-135m) is fetched and converted on first use.")
     database: str | None = Field(None, description="SQLAlchemy URL of the store; default $STAR_DATABASE_URL or sqlite:///star.db.")
     storage: str = Field("star_runs", description="Folder (shared on a cluster) for checkpoints and plots.")
     seed: int = Field(0, description="Seed for sampling and training.")
