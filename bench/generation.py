@@ -8,6 +8,12 @@ same temperature/top_p and max new tokens. Throughput = completion tokens / wall
 time, engine start-up excluded for every contender.
 
     python bench/generation.py [--problems 1200] [--k 4] [--hf-problems 64]
+
+`--dtype both` compares serving precisions instead: raw vLLM in float32, then
+in bfloat16, on the same prompts (e.g. SmolLM2 with a few-shot prompt):
+
+    python bench/generation.py --model ~/.cache/star/models/smollm2-135m --dtype both \
+        --shots 4 --max-digits 3 --problems 16 --k 2 --max-tokens 64
 """
 
 from __future__ import annotations
@@ -22,15 +28,18 @@ from pathlib import Path
 os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "2")
 
 
-def build_requests(n_problems: int, k: int, max_tokens: int):
+def build_requests(n_problems: int, k: int, max_tokens: int, shots: int = 0, max_digits: int = 5):
     from star.generation import GenRequest, request_seed
     from star.tasks.arithmetic import ArithmeticTask
     from star.tasks.config import ArithmeticTaskConfig
 
-    task = ArithmeticTask(ArithmeticTaskConfig(train_per_digits=max(1, n_problems // 5), eval_per_digits=1))
+    per_digits = max(1, -(-n_problems // max_digits))
+    task = ArithmeticTask(ArithmeticTaskConfig(max_digits=max_digits, train_per_digits=per_digits,
+                                               eval_per_digits=1, shots=shots))
     problems = task.train_problems()[:n_problems]
     requests = [
-        GenRequest(i, "direct", task.prompt(p), k, 0.8, 1.0, max_tokens, (), request_seed(0, 1, p.uid, "direct"))
+        GenRequest(i, "direct", task.prompt(p), k, 0.8, 1.0, max_tokens, task.stop,
+                   request_seed(0, 1, p.uid, "direct"))
         for i, p in enumerate(problems)
     ]
     return task, {i: p for i, p in enumerate(problems)}, requests
@@ -72,13 +81,13 @@ def bench_star(model: str, task, problems, requests, batch: int) -> tuple[float,
     return elapsed, tokens
 
 
-def bench_raw_vllm(model: str, requests) -> tuple[float, int]:
+def bench_raw_vllm(model: str, requests, dtype: str = "float32", max_model_len: int = 512) -> tuple[float, int]:
     from vllm import LLM, SamplingParams
 
-    llm = LLM(model=model, dtype="float32", max_model_len=512, enforce_eager=True,
+    llm = LLM(model=model, dtype=dtype, max_model_len=max_model_len, enforce_eager=True,
               enable_chunked_prefill=False, max_num_batched_tokens=4096)
     params = [SamplingParams(n=r.n, temperature=r.temperature, top_p=r.top_p, max_tokens=r.max_tokens,
-                             seed=r.seed) for r in requests]
+                             seed=r.seed, stop=list(r.stop) or None) for r in requests]
     started = time.perf_counter()
     outputs = llm.generate([r.prompt for r in requests], params, use_tqdm=False)
     elapsed = time.perf_counter() - started
@@ -115,17 +124,42 @@ def main() -> None:
     parser.add_argument("--max-tokens", type=int, default=200)
     parser.add_argument("--batch", type=int, default=512, help="problems per generation request (star)")
     parser.add_argument("--hf-problems", type=int, default=1200)
+    parser.add_argument("--dtype", choices=("float32", "bfloat16", "both"), default="float32",
+                        help="both: compare raw vLLM in float32 and bfloat16 (no star stage, no HF)")
+    parser.add_argument("--shots", type=int, default=0, help="worked examples in each prompt (task.shots)")
+    parser.add_argument("--max-digits", type=int, default=5)
+    parser.add_argument("--max-model-len", type=int, default=512)
     args = parser.parse_args()
 
     from star.tiny_model import ensure_tiny_model
 
     model = args.model or str(ensure_tiny_model())
-    task, problems, requests = build_requests(args.problems, args.k, args.max_tokens)
+    task, problems, requests = build_requests(args.problems, args.k, args.max_tokens, args.shots, args.max_digits)
+    if args.dtype == "both":
+        compare_dtypes(model, requests, args)
+        return
     results = {}
     results["star stage (vLLM actor + checker + store)"] = bench_star(model, task, problems, requests, args.batch)
     results["raw vLLM LLM.generate"] = bench_raw_vllm(model, requests)
     results[f"HF transformers generate ({args.hf_problems} problems)"] = bench_hf(model, requests[: args.hf_problems])
     print_table(results, args)
+
+
+def compare_dtypes(model: str, requests, args) -> None:
+    """Raw vLLM throughput in float32 and in bfloat16 on the same requests."""
+    from star.precision import cpu_supports_bf16
+
+    results = {}
+    for dtype in ("float32", "bfloat16"):
+        results[dtype] = bench_raw_vllm(model, requests, dtype=dtype, max_model_len=args.max_model_len)
+        gc.collect()
+    print(f"\n{model}: {args.problems} problems x K={args.k}, {args.shots}-shot prompts, "
+          f"max {args.max_tokens} new tokens, T=0.8; CPU native bf16: {cpu_supports_bf16()}")
+    print(f"{'dtype':10s} {'seconds':>8s} {'tokens':>8s} {'tok/s':>8s}")
+    for dtype, (seconds, tokens) in results.items():
+        print(f"{dtype:10s} {seconds:8.1f} {tokens:8d} {tokens / seconds:8.1f}")
+    rates = {dtype: tokens / seconds for dtype, (seconds, tokens) in results.items()}
+    print(f"\nbfloat16 / float32 throughput = {rates['bfloat16'] / rates['float32']:.2f}")
 
 
 def print_table(results: dict[str, tuple[float, int]], args) -> None:

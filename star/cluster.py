@@ -45,10 +45,13 @@ def init_ray(config: StarConfig) -> None:
 
 
 def engine_spec(config: StarConfig, model_path: str) -> EngineSpec:
+    from star.config import TINY_MODEL
+    from star.precision import resolve_dtype
+
     gen = config.generators
-    dtype = gen.dtype
-    if dtype == "auto" and gen.gpus_per_generator == 0:
-        dtype = "float32"  # CPU: tiny models train in fp32; keep serving identical
+    # CPU + auto: bfloat16 where the CPU computes it natively, float32 for the tiny model
+    dtype = resolve_dtype(gen.dtype, model_path, on_cpu=gen.gpus_per_generator == 0,
+                          tiny=config.model == TINY_MODEL)
     return EngineSpec(
         model=model_path, dtype=dtype, max_model_len=gen.max_model_len,
         tensor_parallel_size=max(1, gen.gpus_per_generator),

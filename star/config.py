@@ -67,7 +67,10 @@ class EvaluationConfig(_Section):
 class GeneratorsConfig(_Section):
     count: int = Field(1, ge=1, le=1024, description="Generation workers (one vLLM engine each).")
     gpus_per_generator: int = Field(0, ge=0, le=64, description="GPUs per engine = tensor parallel size; 0 = CPU.")
-    dtype: str = Field("auto", description="vLLM dtype: auto, float32, bfloat16 or float16.")
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = Field(
+        "auto", description="Serving (and CPU training autocast) dtype. auto: on a CPU, bfloat16 when it has "
+        "AMX/AVX-512 BF16 and the model is not the float32 tiny one, else float32; on a GPU, the checkpoint's."
+    )
     max_model_len: int = Field(1024, ge=64, description="Context length the engine reserves per sequence.")
     gpu_memory_utilization: float = Field(0.85, gt=0.0, le=1.0, description="vLLM's share of each GPU.")
     cpu_kv_cache_gb: float = Field(2.0, gt=0.0, description="KV cache size (GB) of a CPU engine (VLLM_CPU_KVCACHE_SPACE).")
@@ -134,7 +137,8 @@ class StarConfig(_Section):
     run_name: str | None = Field(None, pattern=r"^[A-Za-z0-9_.-]{1,100}$",
                                  description="Name of the run; re-using one resumes it. Default: a timestamp.")
     rounds: int = Field(3, ge=1, le=1000, description="STaR rounds (each: generate, rationalize, train, evaluate).")
-    model: str = Field(TINY_MODEL, description="HF model name or path; 'tiny' builds the embedded arithmetic model.")
+    model: str = Field(TINY_MODEL, description="HF model name or path; 'tiny' builds the embedded arithmetic model; "
+                       "a known name (`star models list`, e.g. smollm2-135m) is fetched and converted on first use.")
     database: str | None = Field(None, description="SQLAlchemy URL of the store; default $STAR_DATABASE_URL or sqlite:///star.db.")
     storage: str = Field("star_runs", description="Folder (shared on a cluster) for checkpoints and plots.")
     seed: int = Field(0, description="Seed for sampling and training.")

@@ -18,9 +18,10 @@ from sqlalchemy.orm import Session, sessionmaker
 import db.store as store
 from db.models import Round
 from star.cluster import Workers
-from star.config import StarConfig
+from star.config import TINY_MODEL, StarConfig
 from star.generation import GenRequest, chat_turns, request_seed
 from star.pipeline import Recovery, run_phase
+from star.precision import train_in_bf16
 from star.progress import Progress
 from star.recheck import recheck_errors
 from star.recorder import AttemptRecorder
@@ -128,11 +129,13 @@ def train_round(ctx: RunContext, index: int, model_in: str) -> tuple[str, int, i
     steps = None if cfg.epochs else steps_for_round(index, cfg.base_steps, cfg.step_growth)
     out_dir = ctx.storage / ctx.run_name / f"round_{index}"
     spec = TrainSpec(
-        init_model=init, output_dir=str(out_dir), examples=as_sft_rows(examples), max_steps=steps,
+        init_model=init, output_dir=str(out_dir), examples=as_sft_rows(examples, ctx.task), max_steps=steps,
         epochs=cfg.epochs, batch_size=cfg.batch_size, learning_rate=cfg.learning_rate,
         warmup_ratio=cfg.warmup_ratio, lr_schedule=cfg.lr_schedule,
         lora_rank=cfg.lora_rank if cfg.method == "lora" else None,
         seed=ctx.config.seed + index, max_length=ctx.config.generators.max_model_len,
+        bf16=train_in_bf16(ctx.config.generators.dtype, ctx.base_model, trainer_gpus=ctx.config.trainer.gpus,
+                           tiny=ctx.config.model == TINY_MODEL),
     )
     save_time = _phase_clock(ctx, index, "train")
     with ctx.progress.spinner(f"round {index}: training on {len(examples)} examples"):

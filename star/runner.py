@@ -49,9 +49,15 @@ def planned_base_model(config: StarConfig) -> str:
 
 
 def resolve_base_model(config: StarConfig, progress: Progress) -> str:
-    """'tiny' builds (once, cached) the embedded model; anything else is an HF name or path."""
+    """'tiny' builds (once, cached) the embedded model; a known name (star models list) is
+    fetched and converted once; anything else is an HF name or path."""
     if config.model != TINY_MODEL:
-        return config.model
+        from star.models import known_model, prepare_model
+
+        if known_model(config.model) is None:
+            return config.model
+        with progress.spinner(f"preparing model {config.model} (first use: fetch and convert)"):
+            return str(prepare_model(config.model, log=progress.log))
     from star.tiny_model import ensure_tiny_model, tiny_model_path
 
     target = tiny_model_path()

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from star.tasks.base import Task
 
 
 @dataclass(frozen=True)
@@ -38,6 +42,13 @@ def select_examples(triplets: list[Triplet], *, dedup: bool, max_per_problem: in
     return kept
 
 
-def as_sft_rows(triplets: list[Triplet]) -> list[dict[str, str]]:
-    """TRL prompt/completion rows (loss on the completion only)."""
+def as_sft_rows(triplets: list[Triplet], task: Task | None = None) -> list[dict[str, Any]]:
+    """TRL prompt/completion rows (loss on the completion only).
+
+    For a task that sends its prompts through the model's chat template, the
+    prompt is the same chat messages the engine got; the trainer renders them
+    with the same template (star.training.render_prompts).
+    """
+    if task is not None and task.use_chat_template:
+        return [{"prompt": task.to_messages(t.prompt), "completion": t.completion} for t in triplets]
     return [{"prompt": t.prompt, "completion": t.completion} for t in triplets]

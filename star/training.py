@@ -20,7 +20,8 @@ class TrainSpec:
 
     init_model: str
     output_dir: str
-    examples: list[dict[str, str]]  # {"prompt": ..., "completion": ...}
+    #: {"prompt": text or chat messages, "completion": text}; messages are rendered with the chat template
+    examples: list[dict[str, Any]]
     max_steps: int | None = None
     epochs: float | None = None
     batch_size: int = 8
@@ -33,6 +34,8 @@ class TrainSpec:
     seed: int = 0
     max_length: int = 1024
     num_threads: int | None = None
+    #: bfloat16 autocast over float32 master weights (CPU: where the CPU computes bf16 natively)
+    bf16: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -57,6 +60,27 @@ def train_sft(spec: TrainSpec, *, progress: bool = True) -> TrainResult:
     Writes to a temporary sibling directory and renames at the end, so a crash
     never leaves a half-written checkpoint that a resumed run would trust.
     """
+    final_dir = Path(spec.output_dir)
+    tmp_dir = final_dir.with_name(final_dir.name + ".partial")
+    trainer = build_trainer(spec, tmp_dir, progress=progress)
+    output = trainer.train()
+    trained = trainer.model
+    if spec.lora_rank:
+        trained = trained.merge_and_unload()  # vLLM loads plain weights
+    trained.save_pretrained(str(tmp_dir), safe_serialization=True)
+    trainer.processing_class.save_pretrained(str(tmp_dir))
+    _keep_declared_dtype(spec.init_model, tmp_dir)
+    _replace_dir(tmp_dir, final_dir)
+    return TrainResult(
+        output_dir=str(final_dir),
+        steps=int(output.global_step),
+        examples=len(spec.examples),
+        final_loss=float(output.training_loss) if output.training_loss is not None else None,
+    )
+
+
+def build_trainer(spec: TrainSpec, output_dir: Path, *, progress: bool = True):
+    """The SFTTrainer for `spec`, its dataset already tokenized (`trainer.train_dataset`)."""
     import torch
     from datasets import Dataset
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -70,13 +94,12 @@ def train_sft(spec: TrainSpec, *, progress: bool = True) -> TrainResult:
         from datasets.utils.logging import disable_progress_bar
 
         disable_progress_bar()  # before the trainer maps the dataset
-    final_dir = Path(spec.output_dir)
-    tmp_dir = final_dir.with_name(final_dir.name + ".partial")
     tokenizer = AutoTokenizer.from_pretrained(spec.init_model)
+    # float32 master weights; bf16=True autocasts the matrix products only
     model = AutoModelForCausalLM.from_pretrained(spec.init_model, dtype=torch.float32)
     on_gpu = torch.cuda.is_available()
     args = SFTConfig(
-        output_dir=str(tmp_dir),
+        output_dir=str(output_dir),
         max_steps=spec.max_steps if spec.max_steps else -1,
         num_train_epochs=spec.epochs or 1.0,
         per_device_train_batch_size=spec.batch_size,
@@ -87,8 +110,8 @@ def train_sft(spec: TrainSpec, *, progress: bool = True) -> TrainResult:
         seed=spec.seed,
         max_length=spec.max_length,
         completion_only_loss=True,
-        # TRL 1.x defaults to bf16 + gradient checkpointing; both hurt on CPU.
-        bf16=on_gpu and torch.cuda.is_bf16_supported(),
+        # TRL 1.x defaults to bf16 + gradient checkpointing; both hurt on a CPU without native bf16.
+        bf16=spec.bf16 or (on_gpu and torch.cuda.is_bf16_supported()),
         gradient_checkpointing=False,
         use_cpu=not on_gpu,
         report_to="none",
@@ -102,25 +125,40 @@ def train_sft(spec: TrainSpec, *, progress: bool = True) -> TrainResult:
     trainer = SFTTrainer(
         model=model,
         args=args,
-        train_dataset=Dataset.from_list(spec.examples),
+        train_dataset=Dataset.from_list(render_prompts(spec.examples, tokenizer)),
         processing_class=tokenizer,
         peft_config=_lora_config(spec),
     )
     if not progress:
         _quiet(trainer)
-    output = trainer.train()
-    trained = trainer.model
-    if spec.lora_rank:
-        trained = trained.merge_and_unload()  # vLLM loads plain weights
-    trained.save_pretrained(str(tmp_dir), safe_serialization=True)
-    tokenizer.save_pretrained(str(tmp_dir))
-    _replace_dir(tmp_dir, final_dir)
-    return TrainResult(
-        output_dir=str(final_dir),
-        steps=int(output.global_step),
-        examples=len(spec.examples),
-        final_loss=float(output.training_loss) if output.training_loss is not None else None,
-    )
+    return trainer
+
+
+def _keep_declared_dtype(init_model: str, saved: Path) -> None:
+    """A checkpoint declares the dtype its base declared (it is saved from float32 master
+    weights), so `generators.dtype: auto` serves a fine-tuned model as it served the base."""
+    from star.precision import declare_dtype, declared_dtype
+
+    declared = declared_dtype(init_model)
+    if declared and declared_dtype(str(saved)) != declared:
+        declare_dtype(saved, declared)
+
+
+def render_prompts(examples: list[dict[str, Any]], tokenizer) -> list[dict[str, str]]:
+    """Rows whose prompt is chat messages get the text the generation engine sent.
+
+    The engine renders messages with the chat template (tokenize=False, generation
+    prompt on) and tokenizes that text; rendering the same way here and passing the
+    text to TRL as a plain prompt makes the training prompt's tokens equal to the
+    tokens the rationale was generated from (no second BOS, no other template path).
+    """
+    rows = []
+    for row in examples:
+        prompt = row["prompt"]
+        if not isinstance(prompt, str):
+            prompt = tokenizer.apply_chat_template(list(prompt), tokenize=False, add_generation_prompt=True)
+        rows.append({"prompt": prompt, "completion": row["completion"]})
+    return rows
 
 
 def _quiet(trainer) -> None:

@@ -15,6 +15,11 @@ A line holds the operands still to add (each loses its last digit), the digit
 sum of this column (`+1` when a carry comes in) and the answer digits so far.
 The hint for rationalization is appended to the question line and removed
 again, exactly, for the stored training prompt.
+
+For a pretrained model (`task.shots > 0`) the prompt starts with worked
+examples in the same format, each followed by a blank line, as in the paper's
+few-shot prompt; the hint is given for the asked question only, and the blank
+line that would start another example is a stop string.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from __future__ import annotations
 import random
 import re
 
+from star.errors import ConfigError
 from star.tasks.base import Problem, Task
 from star.tasks.config import ArithmeticTaskConfig
 
@@ -29,6 +35,8 @@ DATASET = "arithmetic"
 HINT_PREFIX = " (hint: "
 HINT_SUFFIX = ")"
 _ANSWER_RE = re.compile(r"^Answer: (\d+)$")
+#: where a few-shot completion ends: the blank line (or the next question) after "Answer: N"
+SHOT_STOP = ("\n\n", "\nQ:")
 
 
 def question_text(a: int, b: int) -> str:
@@ -124,6 +132,47 @@ def _distinct_pairs(rng: random.Random, digits: int, count: int) -> list[tuple[i
     return list(seen)
 
 
+def draw_shots(config: ArithmeticTaskConfig, taken: set[tuple[int, int]]) -> list[tuple[int, int]]:
+    """`config.shots` operand pairs for the few-shot prompt, none of them in `taken`.
+
+    Digit counts cycle from the largest down, so the examples show carries;
+    a digit count whose pairs are all taken (1-digit sums: only 100) is skipped.
+    """
+    rng = random.Random(f"arithmetic-shots-{config.seed}")
+    counts = list(range(config.max_digits, config.min_digits - 1, -1))
+    shots: list[tuple[int, int]] = []
+    used = set(taken)
+    for index in range(config.shots * len(counts)):
+        if len(shots) == config.shots:
+            break
+        pair = _free_pair(rng, counts[index % len(counts)], used)
+        if pair is not None:
+            shots.append(pair)
+            used.add(pair)
+    if len(shots) < config.shots:
+        raise ConfigError(
+            f"task.shots: only {len(shots)} of {config.shots} worked examples can be drawn outside the "
+            "training and held-out problems; lower task.shots or task.train_per_digits, or raise task.max_digits"
+        )
+    return shots
+
+
+def _free_pair(rng: random.Random, digits: int, used: set[tuple[int, int]]) -> tuple[int, int] | None:
+    if digits == 1:
+        free = [(a, b) for a in range(10) for b in range(10) if (a, b) not in used]
+        return rng.choice(free) if free else None
+    for _ in range(1000):
+        pair = (sample_operand(rng, digits), sample_operand(rng, digits))
+        if pair not in used:
+            return pair
+    return None
+
+
+def render_shots(shots: list[tuple[int, int]]) -> str:
+    """The few-shot preamble: each worked example, then a blank line."""
+    return "".join(render_prompt(a, b) + render_rationale(a, b) + "\n" for a, b in shots)
+
+
 class ArithmeticTask(Task):
     """n-digit addition with a carry scratchpad (Zelikman et al. 2022, section 4.1)."""
 
@@ -134,6 +183,10 @@ class ArithmeticTask(Task):
     def __init__(self, config: ArithmeticTaskConfig) -> None:
         self.config = config
         self._train, self._eval = make_splits(config)
+        taken = {parse_operands(p.question) for p in self._train + self._eval}
+        self.shots = draw_shots(config, taken) if config.shots else []
+        self._preamble = render_shots(self.shots)
+        self.stop = SHOT_STOP if self.shots else ()
 
     def train_problems(self) -> list[Problem]:
         return list(self._train)
@@ -142,16 +195,18 @@ class ArithmeticTask(Task):
         return list(self._eval)
 
     def prompt(self, problem: Problem) -> str:
-        return render_prompt(*parse_operands(problem.question))
+        return self._preamble + render_prompt(*parse_operands(problem.question))
 
     def hinted_prompt(self, problem: Problem) -> str:
-        return render_hinted_prompt(*parse_operands(problem.question))
+        return self._preamble + render_hinted_prompt(*parse_operands(problem.question))
 
     def remove_hint(self, hinted_prompt: str, problem: Problem) -> str:
         hint = f"{HINT_PREFIX}{problem.gold}{HINT_SUFFIX}"
-        if hint not in hinted_prompt:
+        # the hint is on the asked question, after every worked example
+        head, found, tail = hinted_prompt.rpartition(hint)
+        if not found:
             raise ValueError(f"hinted prompt of {problem.uid} does not contain its hint {hint!r}")
-        return hinted_prompt.replace(hint, "", 1)
+        return head + tail
 
     def eval_group(self, problem: Problem) -> str:
         return f"digits={problem.metadata['digits']}"

@@ -42,6 +42,12 @@ class ArithmeticTaskConfig(_TaskBase):
     eval_per_digits: int = Field(
         100, ge=1, description="Held-out problems per digit count (balanced; never in the training pool)."
     )
+    shots: int = Field(
+        0, ge=0, le=32,
+        description="Worked scratchpad examples before each question: the paper's few-shot prompt for a "
+        "pretrained model (drawn with task.seed, never a training or held-out problem; the hint is given "
+        "for the asked question only). 0 = none, as for the seed-trained tiny model.",
+    )
 
 
 class DatasetTaskConfig(_TaskBase):

@@ -1,0 +1,30 @@
+"""The SmolLM2 example configs validate and build their tasks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from star.config import load_config
+from star.tasks import build_task
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_arithmetic_example_uses_the_known_model_and_a_few_shot_prompt():
+    config = load_config(REPO / "examples" / "smollm2_arithmetic.yaml")
+    assert config.model == "smollm2-135m" and config.training.method == "lora"
+    task = build_task(config.task)
+    assert len(task.shots) == 4 and task.stop == ("\n\n", "\nQ:")
+    assert len(task.train_problems()) == 120 and len(task.eval_problems()) == 60
+
+
+def test_gsm8k_example_sends_chat_messages_and_runs_on_the_local_copy():
+    overrides = {"task.hub_name": None, "task.hub_config": None, "task.eval_split": None,
+                 "task.train_path": str(REPO / "tests/data/gsm8k/train.jsonl"),
+                 "task.eval_path": str(REPO / "tests/data/gsm8k/test.jsonl")}
+    config = load_config(REPO / "examples" / "smollm2_gsm8k.yaml", overrides)
+    task = build_task(config.task)
+    assert task.use_chat_template
+    assert len(task.train_problems()) == 200 and len(task.eval_problems()) == 50
+    messages = task.to_messages(task.prompt(task.train_problems()[0]))
+    assert [m["role"] for m in messages] == ["user", "assistant"] * 2 + ["user"]
