@@ -17,6 +17,32 @@ SHARED_DATA = REPO.parent / "shared" / "data"
 
 
 
+def tiny_round_config(tmp_path: Path, model: Path, *, samples: int = 2, hinted: int = 4, eval_per_digits: int = 8,
+                      **overrides: object) -> dict:
+    """A real round small enough for 2 CPU cores (about a minute on the tiny model): 1-2 digit sums,
+    30 training problems per digit count, `samples` direct and `hinted` rationalized samples.
+    Top-level fields (run_name, database, rounds, ...) come from `overrides`."""
+    config: dict = {
+        "rounds": 1, "model": str(model), "storage": str(tmp_path / "runs"),
+        "task": {"name": "arithmetic", "min_digits": 1, "max_digits": 2, "train_per_digits": 30,
+                 "eval_per_digits": eval_per_digits},
+        "sampling": {"samples_per_problem": samples, "max_new_tokens": 80, "batch_problems": 8},
+        "rationalization": {"samples_per_problem": hinted},
+        "training": {"base_steps": 4, "batch_size": 8, "learning_rate": 1e-3},
+        "evaluation": {"max_new_tokens": 80},
+        "generators": {"max_model_len": 256, "cpu_kv_cache_gb": 1},
+        "checker": {"workers": 1},
+    }
+    config.update(overrides)
+    return config
+
+
+@pytest.fixture(name="tiny_round_config", scope="session")
+def _tiny_round_config() -> object:
+    """`tiny_round_config` for test modules (tests/ is not a package, so they cannot import it)."""
+    return tiny_round_config
+
+
 @pytest.fixture(scope="session")
 def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Path of a seed-trained tiny arithmetic model (built once per session).

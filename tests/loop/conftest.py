@@ -151,24 +151,6 @@ def start_real_run():
 K, HINTED = 2, 4
 
 
-def small_round_config(tmp_path, model, **overrides) -> dict:
-    """One small real round on the tiny model (as tests/loop/test_round_integration.py)."""
-    config = {
-        "rounds": 1, "model": str(model), "database": f"sqlite:///{tmp_path}/star.db",
-        "storage": str(tmp_path / "runs"),
-        "task": {"name": "arithmetic", "min_digits": 1, "max_digits": 2, "train_per_digits": 30,
-                 "eval_per_digits": 12},
-        "sampling": {"samples_per_problem": K, "max_new_tokens": 80, "batch_problems": 8},
-        "rationalization": {"samples_per_problem": HINTED},
-        "training": {"base_steps": 4, "batch_size": 8, "learning_rate": 1e-3},
-        "evaluation": {"max_new_tokens": 80},
-        "generators": {"max_model_len": 256, "cpu_kv_cache_gb": 1},
-        "checker": {"workers": 1},
-    }
-    config.update(overrides)
-    return config
-
-
 def assert_exact_counts(ctx) -> None:
     """Every attempt stored once: K per training problem, HINTED per failed one, one eval per round."""
     n_train, n_eval = len(ctx.train), len(ctx.held_out)
@@ -190,8 +172,12 @@ def assert_exact_counts(ctx) -> None:
 
 
 @pytest.fixture
-def real_round_config():
-    return small_round_config
+def real_round_config(tiny_round_config):
+    """The shared small real round (tests/conftest.py) with K direct and HINTED hinted samples."""
+    def build(tmp_path: Path, model: Path, **overrides) -> dict:
+        return tiny_round_config(tmp_path, model, samples=K, hinted=HINTED, eval_per_digits=12,
+                                 database=f"sqlite:///{tmp_path}/star.db", **overrides)
+    return build
 
 
 @pytest.fixture(name="assert_exact_counts")

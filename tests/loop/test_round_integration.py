@@ -20,30 +20,12 @@ from star.tasks import build_task
 pytestmark = pytest.mark.slow
 
 
-def round_config(tmp_path: Path, model: Path, **overrides) -> dict:
-    config = {
-        "run_name": "itest",
-        "rounds": 1,
-        "model": str(model),
-        "database": f"sqlite:///{tmp_path}/star.db",
-        "storage": str(tmp_path / "runs"),
-        "task": {"name": "arithmetic", "min_digits": 1, "max_digits": 2, "train_per_digits": 30,
-                 "eval_per_digits": 8},
-        "sampling": {"samples_per_problem": 2, "max_new_tokens": 80, "batch_problems": 8},
-        "rationalization": {"samples_per_problem": 4},
-        "training": {"base_steps": 4, "batch_size": 8, "learning_rate": 1e-3},
-        "evaluation": {"max_new_tokens": 80},
-        "generators": {"max_model_len": 256, "cpu_kv_cache_gb": 1},
-        "checker": {"workers": 1},
-    }
-    config.update(overrides)
-    return config
-
-
-def test_one_real_round_stores_everything_and_trains_a_checkpoint(tmp_path, tiny_model, ray_session):
+def test_one_real_round_stores_everything_and_trains_a_checkpoint(tmp_path, tiny_model, ray_session,
+                                                                   tiny_round_config):
     from star.runner import run_star
 
-    config = validate_config(round_config(tmp_path, tiny_model))
+    config = validate_config(tiny_round_config(tmp_path, tiny_model, run_name="itest",
+                                               database=f"sqlite:///{tmp_path}/star.db"))
     task = build_task(config.task)
     n_train, n_eval = len(task.train_problems()), len(task.eval_problems())
     run_star(config, show_progress=False)

@@ -24,26 +24,10 @@ _register()
 REPO = Path(__file__).resolve().parents[2]
 
 
-def _config(tmp_path: Path, model: Path) -> dict:
-    # as tests/loop/test_round_integration.py's round_config, without run name and database:
-    # the schedule names the run and its store holds both
-    return {
-        "rounds": 1, "model": str(model), "storage": str(tmp_path / "runs"),
-        "task": {"name": "arithmetic", "min_digits": 1, "max_digits": 2, "train_per_digits": 30,
-                 "eval_per_digits": 8},
-        "sampling": {"samples_per_problem": 2, "max_new_tokens": 80, "batch_problems": 8},
-        "rationalization": {"samples_per_problem": 4},
-        "training": {"base_steps": 4, "batch_size": 8, "learning_rate": 1e-3},
-        "evaluation": {"max_new_tokens": 80},
-        "generators": {"max_model_len": 256, "cpu_kv_cache_gb": 1},
-        "checker": {"workers": 1},
-    }
-
-
-def test_tick_runs_a_real_round_and_records_the_firing(tmp_path: Path, tiny_model: Path) -> None:
+def test_tick_runs_a_real_round_and_records_the_firing(tmp_path: Path, tiny_model: Path, tiny_round_config) -> None:
     url = f"sqlite:///{tmp_path}/star.db"
     config_path = tmp_path / "nightly.yaml"
-    config_path.write_text(yaml.safe_dump(_config(tmp_path, tiny_model)))
+    config_path.write_text(yaml.safe_dump(tiny_round_config(tmp_path, tiny_model)))
     runner = CliRunner()
     added = runner.invoke(cli, ["schedule", "add", "nightly", str(config_path), "--cron", "0 2 * * *",
                                 "--db", url])
@@ -84,12 +68,13 @@ def _stored_direct(url: str) -> list[tuple[int, int]]:
         engine.dispose()
 
 
-def test_a_killed_firing_is_completed_by_the_next_tick_without_duplicates(tmp_path: Path, tiny_model: Path) -> None:
+def test_a_killed_firing_is_completed_by_the_next_tick_without_duplicates(
+        tmp_path: Path, tiny_model: Path, tiny_round_config) -> None:
     import signal
     import time
 
     url = f"sqlite:///{tmp_path}/star.db"
-    raw = _config(tmp_path, tiny_model)
+    raw = tiny_round_config(tmp_path, tiny_model)
     raw["task"]["train_per_digits"] = 60  # a round long enough to be killed half-way
     # The killed driver's run lease must run out too before the next firing may drive the run.
     raw["lease"] = {"heartbeat_s": 1, "timeout_s": 3}
