@@ -227,3 +227,12 @@ def test_star_jobs_stop_stops_a_running_job_and_says_how_to_continue(ray_cluster
     assert stopped.stdout == ("stopping job star-stop-me-1; continue the run with "
                               "`star submit CONFIG --run-name stop-me`\n")
     _until(lambda: ray_cluster.job_status("star-stop-me-1") == "STOPPED", "star-stop-me-1 to stop", timeout=120)
+
+
+def test_wait_exits_1_with_the_drivers_own_error_when_the_job_fails(ray_cluster, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    # A store the cluster cannot reach: the config is valid here, the driver fails there at once.
+    env = {**ray_cluster.env, "STAR_DATABASE_URL": "postgresql://postgres@127.0.0.1:1/nowhere"}
+    failed = ray_cluster.star("submit", "--run-name", "fails", "--set", f"storage={tmp_path}", "--wait", env=env)
+    assert failed.returncode == 1, failed.stdout + failed.stderr
+    assert "job star-fails-1: FAILED" in failed.stderr
+    assert "error: cannot use database postgresql://postgres@127.0.0.1:1/nowhere" in failed.stdout
