@@ -9,6 +9,7 @@ docs/schema.md), so scripts can call them directly.
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -70,7 +71,8 @@ def _print_table(
     for row in rows:
         # Model output may contain [brackets]; plain strings are not parsed as rich markup.
         table.add_row(*(_cell(v) for v in row))
-    Console(soft_wrap=False).print(table)
+    # A pipe or a file gets the whole table (no cut cells); a terminal its own width.
+    Console(soft_wrap=False, width=None if sys.stdout.isatty() else 200).print(table)
 
 
 def _cell(value: Any) -> Any:
