@@ -1,4 +1,4 @@
-"""Fixtures for the task tests: the real data files in ../shared/data and small
+"""Fixtures for the task tests: the real data files in tests/data and small
 files written per test."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 # The repository's parent holds shared/ both on developer machines and in CI.
-SHARED_DATA = Path(__file__).resolve().parents[1] / "data"
+DATA = Path(__file__).resolve().parents[1] / "data"
 
 WriteJsonl = Callable[[str, list[Any]], Path]
 
@@ -43,8 +43,8 @@ MC_ROWS: list[dict[str, Any]] = [
 
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
-    assert (SHARED_DATA / "gsm8k" / "train.jsonl").is_file(), f"the real data is missing under {SHARED_DATA}"
-    return SHARED_DATA
+    assert (DATA / "gsm8k" / "train.jsonl").is_file(), f"the real data is missing under {DATA}"
+    return DATA
 
 
 @pytest.fixture
