@@ -13,8 +13,6 @@ from pathlib import Path
 import pytest
 
 
-
-
 def tiny_round_config(tmp_path: Path, model: Path, *, samples: int = 2, hinted: int = 4, eval_per_digits: int = 8,
                       **overrides: object) -> dict:
     """A real round small enough for 2 CPU cores (about a minute on the tiny model): 1-2 digit sums,
