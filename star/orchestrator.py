@@ -47,7 +47,6 @@ class RunContext:
     held_out: dict[int, Problem]
     workers: Workers
     progress: Progress
-    loaded_model: str = ""  # unused since each generation call names its model; kept for callers
     # Phase timings are wall seconds; injectable so tests need not wait.
     clock: Callable[[], float] = field(default=time.perf_counter)
 

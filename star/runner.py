@@ -164,7 +164,7 @@ def _drive(config: StarConfig, sessions: sessionmaker[Session], run_name: str, u
     try:
         ctx = RunContext(config=config, task=task, sessions=sessions, run_name=run_name,
                          base_model=base_model, storage=storage, train=train, held_out=held_out,
-                         workers=workers, progress=progress, loaded_model=base_model)
+                         workers=workers, progress=progress)
         run_rounds(ctx)
     finally:
         try:
