@@ -1,6 +1,6 @@
 # Two entry points for a fresh machine (see README):
 #   make run    set up .venv, then `star run` on the embedded default
-#   make test   set up .venv, make sure PostgreSQL is up, then run every test
+#   make test   set up .venv, make sure PostgreSQL is up and Chromium installed, then run every test
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
@@ -18,6 +18,7 @@ run: $(STAMP)
 
 test: $(STAMP)
 	bash scripts/ensure_postgres.sh
+	bash scripts/ensure_chromium.sh
 	$(VENV)/bin/pytest
 
 bench: $(STAMP)

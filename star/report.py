@@ -8,6 +8,8 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from star.metric_names import group_sort_key
+
 
 def round_table(summaries: list[dict[str, Any]], title: str) -> Table:
     """Rows: one per round; accuracy overall and per group; check errors; wall time per phase."""
@@ -39,47 +41,19 @@ def print_round_table(console: Console, summaries: list[dict[str, Any]], title: 
 
 def plot_learning_curve(summaries: list[dict[str, Any]], out_path: Path, title: str) -> Path:
     """Held-out accuracy per round, overall (bold) and per group; written as PNG."""
-    import matplotlib
+    from star.charts import plot_curves
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    rounds = [s["round"] for s in summaries]
-    fig, ax = plt.subplots(figsize=(7, 4.5))
     groups = _accuracy_groups(summaries)
-    for group in groups:
-        values = [s.get("metrics", {}).get(group) for s in summaries]
-        ax.plot(rounds, [v * 100 if v is not None else None for v in values], marker=".", alpha=0.7,
-                label=group.removeprefix("accuracy/"))
-    overall = [s.get("eval_accuracy") for s in summaries]
-    ax.plot(rounds, [v * 100 if v is not None else None for v in overall], marker="o", linewidth=3,
-            color="black", label="overall")
-    ax.set_xlabel("round (0 = starting model)")
-    ax.set_ylabel("held-out accuracy (%)")
-    ax.set_xticks(rounds)
-    ax.set_ylim(-2, 102)
-    ax.grid(alpha=0.3)
-    ax.set_title(title)
-    ax.legend(loc="best", fontsize=8)
-    fig.tight_layout()
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out_path, dpi=110)
-    plt.close(fig)
-    return out_path
+    lines = {g.removeprefix("accuracy/"): [s.get("metrics", {}).get(g) for s in summaries] for g in groups}
+    lines["overall"] = [s.get("eval_accuracy") for s in summaries]
+    return plot_curves([s["round"] for s in summaries], lines, out_path, title=title,
+                       ylabel="held-out accuracy", bold="overall")
 
 
 def _accuracy_groups(summaries: list[dict[str, Any]]) -> list[str]:
     """Per-group accuracy metric names present in any round, e.g. accuracy/digits=3, in order."""
     names = {k for s in summaries for k in s.get("metrics", {}) if k.startswith("accuracy/")}
-    return sorted(names, key=_group_sort_key)
-
-
-def _group_sort_key(name: str) -> tuple[str, float]:
-    prefix, _, value = name.rpartition("=")
-    try:
-        return prefix, float(value)
-    except ValueError:
-        return name, 0.0
+    return sorted(names, key=group_sort_key)
 
 
 def _num(value: Any) -> str:

@@ -1,0 +1,114 @@
+"""PNG charts of a run (matplotlib, Agg backend): metric curves, accepted rationales, phase timings.
+
+`star run` draws the accuracy curve with these; `star report` draws them all.
+Each function writes one PNG and returns its path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator
+
+PHASES = ("generate", "rationalize", "train", "evaluate")
+
+
+@contextmanager
+def _figure(out_path: Path, title: str, size: tuple[float, float] = (7, 4.5)) -> Iterator[Any]:
+    """A figure and axes; saved to `out_path` and closed when the block ends."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # no display: reports are drawn on servers and in CI
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=size)
+    try:
+        yield ax
+        ax.set_title(title)
+        ax.grid(alpha=0.3)
+        fig.tight_layout()
+        out_path.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(out_path, dpi=110)
+    finally:
+        plt.close(fig)
+
+
+def plot_curves(
+    rounds: Sequence[int],
+    lines: Mapping[str, Sequence[float | None]],
+    out_path: Path,
+    *,
+    title: str,
+    ylabel: str,
+    bold: str | None = None,
+) -> Path:
+    """One line per entry of `lines` over `rounds`; `bold` names the overall line.
+
+    Values in [0, 1] are fractions and are drawn as percent; anything else as is.
+    """
+    values = [v for series in lines.values() for v in series if v is not None]
+    as_percent = all(0.0 <= v <= 1.0 for v in values)
+    scale = 100.0 if as_percent else 1.0
+    with _figure(out_path, title) as ax:
+        for label, series in lines.items():
+            ys = [v * scale if v is not None else None for v in series]
+            if label == bold:
+                ax.plot(rounds, ys, marker="o", linewidth=3, color="black", label=label, zorder=3)
+            else:
+                ax.plot(rounds, ys, marker=".", alpha=0.75, label=label)
+        ax.set_xlabel("round (0 = starting model)")
+        ax.set_ylabel(f"{ylabel} (%)" if as_percent else ylabel)
+        ax.set_xticks(list(rounds))
+        if as_percent:
+            ax.set_ylim(-2, 102)
+        if lines:
+            ax.legend(loc="best", fontsize=8)
+    return out_path
+
+
+def plot_accepted(summaries: Sequence[Mapping[str, Any]], out_path: Path, *, title: str) -> Path:
+    """Accepted direct and rationalized rationales per round (stacked bars) and the rationalized share."""
+    rounds = [s["round"] for s in summaries]
+    direct = [s.get("accepted_direct") or 0 for s in summaries]
+    rationalized = [s.get("accepted_rationalized") or 0 for s in summaries]
+    with _figure(out_path, title) as ax:
+        ax.bar(rounds, direct, label="direct", color="tab:blue")
+        ax.bar(rounds, rationalized, bottom=direct, label="rationalized", color="tab:orange")
+        ax.set_xlabel("round")
+        ax.set_ylabel("accepted rationales")
+        ax.set_xticks(rounds)
+        share_ax = ax.twinx()
+        shares = [rationalization_share(s) for s in summaries]
+        share_ax.plot(rounds, [v * 100 if v is not None else None for v in shares], color="black",
+                      marker="o", label="rationalized share")
+        share_ax.set_ylabel("rationalized share (%)")
+        share_ax.set_ylim(0, 100)
+        handles = ax.get_legend_handles_labels()
+        more = share_ax.get_legend_handles_labels()
+        ax.legend(handles[0] + more[0], handles[1] + more[1], loc="upper left", fontsize=8)
+    return out_path
+
+
+def plot_timings(summaries: Sequence[Mapping[str, Any]], out_path: Path, *, title: str) -> Path:
+    """Wall seconds per round, stacked by phase."""
+    rounds = [s["round"] for s in summaries]
+    bottom = [0.0] * len(rounds)
+    with _figure(out_path, title) as ax:
+        for phase in PHASES:
+            secs = [float((s.get("timings") or {}).get(phase) or 0.0) for s in summaries]
+            ax.bar(rounds, secs, bottom=bottom, label=phase)
+            bottom = [b + v for b, v in zip(bottom, secs)]
+        ax.set_xlabel("round")
+        ax.set_ylabel("wall time (s)")
+        ax.set_xticks(rounds)
+        ax.legend(loc="best", fontsize=8)
+    return out_path
+
+
+def rationalization_share(summary: Mapping[str, Any]) -> float | None:
+    """Rationalized / all accepted rationales of a round; None when it accepted none (or did not say)."""
+    direct = summary.get("accepted_direct") or 0
+    rationalized = summary.get("accepted_rationalized") or 0
+    total = direct + rationalized
+    return rationalized / total if total else None

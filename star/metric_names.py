@@ -1,0 +1,57 @@
+"""How evaluation metric names are built: `FAMILY` overall, `FAMILY/KEY=VALUE` per group.
+
+Examples: `accuracy`, `accuracy/digits=3`, `maj@8/level=5`, `pass@8/subject=algebra`,
+`best_of_n`. Readers (the round table, `star report`) split names with these
+functions instead of knowing the metrics, so a new metric shows up everywhere
+as soon as the evaluation stores it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+# Families in the order people compare them (greedy, voting, sampling bound, verifier);
+# unknown families follow, by name.
+_FAMILY_ORDER = ("accuracy", "maj@", "pass@", "best_of_n", "weighted_best_of_n")
+
+
+@dataclass(frozen=True)
+class MetricName:
+    family: str  # "maj@8"
+    group: str | None  # "digits=3"; None for the overall value
+
+    @property
+    def group_key(self) -> str | None:
+        """What the groups split on ("digits", "level"); None overall."""
+        return None if self.group is None else self.group.partition("=")[0]
+
+
+def parse_metric(name: str) -> MetricName:
+    family, sep, group = name.partition("/")
+    return MetricName(family, group if sep else None)
+
+
+def family_sort_key(family: str) -> tuple[int, float, str]:
+    """accuracy, maj@k, pass@k (by k), best_of_n, weighted_best_of_n, then the rest by name."""
+    for rank, prefix in enumerate(_FAMILY_ORDER):
+        if family == prefix or (prefix.endswith("@") and family.startswith(prefix)):
+            return rank, _number(family.removeprefix(prefix)), family
+    return len(_FAMILY_ORDER), 0.0, family
+
+
+def group_sort_key(name: str) -> tuple[str, float, str]:
+    """Groups by key, then by numeric value where there is one (digits=2 before digits=10)."""
+    prefix, _, value = name.rpartition("=")
+    return prefix, _number(value), value
+
+
+def sorted_families(names: Iterable[str]) -> list[str]:
+    return sorted({parse_metric(n).family for n in names}, key=family_sort_key)
+
+
+def _number(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        return 0.0

@@ -1,0 +1,121 @@
+"""A real SQLite store holding one finished-looking run, for `star report` tests.
+
+The rows go in through db/store.py, as the loop writes them: three rounds, attempts of
+every kind (one rationale carries markup, one check timed out), every metric family
+the evaluation stores (and one nobody knows yet), timings, counts and models.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+from click.testing import CliRunner, Result
+
+from db.engine import open_store, session_factory
+from db.store import (
+    AttemptRow,
+    ProblemRow,
+    get_or_create_round,
+    get_or_create_run,
+    insert_attempts,
+    record_evaluation,
+    record_model,
+    update_round,
+    upsert_problems,
+)
+from star.cli import _register, cli
+
+_register()
+
+RUN = "demo"
+HINT = "(hint: the answer is 7)"
+MARKUP = "<script>alert('pwned')</script> & <b>bold</b>"
+CONFIG = {"rounds": 2, "model": "tiny", "evaluation": {"samples": 8, "k": 8, "temperature": 0.7}}
+# metric -> value per round 0, 1, 2: overall and per digit count, for every family,
+# plus one family the report has never heard of.
+FAMILIES = {"accuracy": (0.25, 0.5, 0.625), "maj@8": (0.3, 0.55, 0.7), "pass@8": (0.6, 0.8, 0.9),
+            "best_of_n": (0.35, 0.6, 0.75), "weighted_best_of_n": (0.375, 0.65, 0.8125),
+            "self_check@4": (0.1, 0.2, 0.3)}
+TIMINGS = {"generate": 12.5, "rationalize": 4.25, "train": 30.0, "evaluate": 6.0}
+
+
+def attempt(round_id: int, problem_id: int, kind: str, sample: int, *, ok: bool, completion: str,
+            prompt: str = "Q: 3 + 4 = ?\nA:", status: str | None = None) -> AttemptRow:
+    return AttemptRow(
+        round_id=round_id, problem_id=problem_id, kind=kind, sample_index=sample,
+        prompt=prompt, train_prompt="Q: 3 + 4 = ?\nA:", completion=completion,
+        extracted="7" if ok else "8", status=status or ("correct" if ok else "incorrect"), correct=ok,
+        accepted=ok and kind != "eval", steps_ok=None, prompt_tokens=7, completion_tokens=12, model="tiny")
+
+
+def seed(url: str) -> None:
+    engine = open_store(url)
+    try:
+        with session_factory(engine).begin() as s:
+            run = get_or_create_run(s, RUN, config=CONFIG, base_model="tiny-base")
+            train = upsert_problems(s, "arith", "train", [
+                ProblemRow(f"p{i}", f"{i} + 4 = ?", "7", {"digits": 1}) for i in range(4)])
+            evals = upsert_problems(s, "arith", "eval", [ProblemRow("e0", "3 + 4 = ?", "7", {"digits": 1})])
+            rounds = {i: get_or_create_round(s, run, i) for i in range(3)}
+            rows = [attempt(rounds[0].id, evals["e0"], "eval", 0, ok=True, completion=" 3 + 4 = 7. answer 7"),
+                    attempt(rounds[0].id, evals["e0"], "eval", 1, ok=False, completion=" eval-wrong answer 8")]
+            r1 = rounds[1].id
+            rows += [attempt(r1, train["p0"], "direct", 0, ok=True, completion=" direct-right answer 7"),
+                     attempt(r1, train["p1"], "direct", 0, ok=False, completion=f" {MARKUP} answer 8"),
+                     attempt(r1, train["p2"], "rationalized", 0, ok=True, prompt=f"Q: 3 + 4 = ? {HINT}\nA:",
+                             completion=" rationalized-right 3 + 4 = 7. answer 7"),
+                     attempt(r1, train["p3"], "direct", 0, ok=False, completion=" slow-check answer 8",
+                             status="timeout")]
+            insert_attempts(s, rows)
+            for index, rnd in rounds.items():
+                for family, values in FAMILIES.items():
+                    record_evaluation(s, rnd, split="eval", metric=family, value=values[index])
+                    for digits in (1, 2):
+                        record_evaluation(s, rnd, split="eval", metric=f"{family}/digits={digits}",
+                                          value=values[index] / digits)
+                record_model(s, run=run, round_index=index, path=f"/ckpt/round-{index}" if index else "tiny-base",
+                             parent=None if index == 0 else ("tiny-base" if index == 1 else "/ckpt/round-1"),
+                             base="tiny-base", train_examples=4 * index, steps=3 * index,
+                             metrics={"train_loss": 1.5 / (index + 1)} if index else {})
+            for index in (1, 2):
+                update_round(s, rounds[index], status="done", timings=TIMINGS, counts={
+                    "attempted": 8, "accepted_direct": 3, "accepted_rationalized": index,
+                    "train_examples": 3 + index, "train_steps": 5, "check_errors": 1 if index == 1 else 0})
+            update_round(s, rounds[0], status="done", timings={"evaluate": 2.0})
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> str:
+    """URL of a SQLite store holding the run `demo`."""
+    url = f"sqlite:///{tmp_path}/star.db"
+    seed(url)
+    return url
+
+
+def star(*args: str) -> Result:
+    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+
+
+@pytest.fixture
+def report(store: str, tmp_path: Path) -> Path:
+    """index.html of `star report demo`, written into tmp_path/report."""
+    result = star("report", RUN, "--db", store, "--out", str(tmp_path / "report"))
+    assert result.exit_code == 0, result.output
+    return tmp_path / "report" / "index.html"
+
+
+@pytest.fixture(name="star")
+def star_fixture() -> Callable[..., Result]:
+    """The CLI runner for test modules (tests/ is not a package, so they cannot import it)."""
+    return star
+
+
+@pytest.fixture
+def facts() -> SimpleNamespace:
+    """What `seed` stored, for assertions."""
+    return SimpleNamespace(run=RUN, hint=HINT, markup=MARKUP, config=CONFIG, families=FAMILIES, timings=TIMINGS)
