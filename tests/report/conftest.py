@@ -101,12 +101,15 @@ def star(*args: str) -> Result:
     return CliRunner().invoke(cli, list(args), catch_exceptions=False)
 
 
-@pytest.fixture
-def report(store: str, tmp_path: Path) -> Path:
-    """index.html of `star report demo`, written into tmp_path/report."""
-    result = star("report", RUN, "--db", store, "--out", str(tmp_path / "report"))
+@pytest.fixture(scope="module")
+def report(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """index.html of `star report demo` (drawn once per module: the charts take seconds); read only."""
+    folder = tmp_path_factory.mktemp("report")
+    url = f"sqlite:///{folder}/star.db"
+    seed(url)
+    result = star("report", RUN, "--db", url, "--out", str(folder / "report"))
     assert result.exit_code == 0, result.output
-    return tmp_path / "report" / "index.html"
+    return folder / "report" / "index.html"
 
 
 @pytest.fixture(name="star")
