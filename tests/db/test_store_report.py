@@ -1,0 +1,24 @@
+"""`star report` reads both backends: the seeded run of tests/db/conftest.py on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from click.testing import CliRunner
+
+from star.cli import _register, cli
+
+_register()
+
+
+def test_report_on_each_backend(store_url: str, seeded: Any, tmp_path: Path) -> None:
+    out = tmp_path / "report"
+    result = CliRunner().invoke(cli, ["report", "demo", "--db", store_url, "--out", str(out)],
+                                catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    page = (out / "index.html").read_text()
+    assert "<h3>accuracy (eval)</h3>" in page and "75.0%" in page  # round 2's accuracy
+    assert "(hint: the answer is 4)" not in page  # rationalized attempts show their training prompt
+    assert "steps for" in page  # sample rationales are there
+    assert len(list(out.glob("*.png"))) == 3  # accuracy per digits, accepted, timings
