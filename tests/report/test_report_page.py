@@ -153,3 +153,31 @@ def test_metric_names_split_into_family_and_group() -> None:
     assert sorted_families(names) == ["accuracy", "maj@8", "pass@4", "pass@16", "best_of_n",
                                       "weighted_best_of_n", "zeta"]
     assert family_sort_key("maj@x") < family_sort_key("pass@1")
+
+
+def test_one_chart_per_group_key_and_split(tmp_path: Path) -> None:
+    from star.html_report.data import ReportData
+    from star.html_report.figures import draw_figures
+
+    summaries = [{"round": r, "accepted_direct": 2, "accepted_rationalized": r, "timings": {"train": 1.0}}
+                 for r in (0, 1)]
+    evaluations = {
+        "test": {"accuracy": {0: 0.5}},
+        "eval": {"accuracy": {0: 0.2, 1: 0.4}, "accuracy/level=1": {0: 0.3, 1: 0.5},
+                 "accuracy/level=2": {1: 0.1}, "accuracy/subject=algebra": {0: 0.25}, "maj@4": {0: 0.3, 1: 0.45}},
+    }
+    data = ReportData(run={"name": "math"}, summaries=summaries, evaluations=evaluations, models=[])
+    figures = draw_figures(data, tmp_path)
+    assert [f.file for f in figures] == [
+        "fig01-eval-strategies.png", "fig02-eval-accuracy-level.png", "fig03-eval-accuracy-subject.png",
+        "fig04-eval-maj-4.png", "fig05-test-accuracy.png", "fig06-accepted.png", "fig07-timings.png"]
+    assert all((tmp_path / f.file).stat().st_size > 1000 for f in figures)
+
+
+def test_the_run_commands_learning_curve_still_draws(tmp_path: Path) -> None:
+    from star.report import plot_learning_curve
+
+    summaries = [{"round": 0, "eval_accuracy": 0.1, "metrics": {"accuracy/digits=1": 0.2}},
+                 {"round": 1, "eval_accuracy": None, "metrics": {}}]
+    png = plot_learning_curve(summaries, tmp_path / "curve.png", title="t")
+    assert png.read_bytes().startswith(b"\x89PNG")
