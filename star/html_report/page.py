@@ -1,7 +1,7 @@
 """index.html of `star report`: one static page, no script, no network, images next to it.
 
 Every value from the store (model output above all: it is untrusted) goes
-through `esc`; only markup built here is wrapped in `Raw` and passes as is.
+through `esc`, table cells included; markup is only ever built here around it.
 """
 
 from __future__ import annotations
@@ -33,13 +33,8 @@ pre { background: #f7f7f7; padding: .6em; overflow-x: auto; white-space: pre-wra
 """
 
 
-class Raw(str):
-    """Markup built by this module; `esc` leaves it alone."""
-
-
 def esc(value: Any) -> str:
-    if isinstance(value, Raw):
-        return value
+    """`value` as HTML text; None as a dash."""
     return html.escape("–" if value is None else str(value), quote=True)
 
 
@@ -70,7 +65,7 @@ def render_page(data: ReportData, figures: Sequence[Figure]) -> str:
 
 
 def table(headers: Sequence[str], rows: Iterable[Sequence[Any]], *, text_cols: Sequence[int] = ()) -> str:
-    """An HTML table; every cell escaped (Raw cells excepted); `text_cols` align left."""
+    """An HTML table; every cell escaped; `text_cols` align left."""
     def cell(tag: str, i: int, value: Any) -> str:
         cls = ' class="text"' if i in text_cols else ""
         return f"<{tag}{cls}>{esc(value)}</{tag}>"
