@@ -30,7 +30,8 @@ class _Drawer:
     """Numbers the files, so names built from metric names can never collide."""
 
     def __init__(self, out_dir: Path) -> None:
-        self.out_dir, self.figures = out_dir, []  # type: list[Figure]
+        self.out_dir = out_dir
+        self.figures: list[Figure] = []
 
     def path(self, stem: str) -> Path:
         return self.out_dir / f"fig{len(self.figures) + 1:02d}-{_UNSAFE.sub('-', stem).strip('-')}.png"
