@@ -222,6 +222,7 @@ def report_run(console: Console, sessions, run_name: str, plot_dir: Path) -> Pat
     print_round_table(console, summaries, title=f"STaR run {run_name}")
     png = plot_learning_curve(summaries, plot_dir / f"{run_name}-learning-curve.png", title=f"STaR: {run_name}")
     console.print(f"learning curve: {png}")
+    console.print(f"every metric, sample rationales and lineage on one page: star report {run_name}")
     return png
 
 
