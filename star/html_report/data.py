@@ -7,6 +7,7 @@ report without a change here.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,6 +22,8 @@ from star.verdicts import CHECK_ERRORS
 CATEGORIES = ("right", "wrong", "rationalized")
 # Check-error attempts listed by name (the per-round counts cover the rest).
 MAX_CHECK_ERRORS = 20
+# scheme://user:PASSWORD@host
+_URL_PASSWORD = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://[^:/@\s]*:)([^@\s]+)(@)")
 # Candidates read per category and round, to pick distinct problems from.
 _CANDIDATES_PER_SAMPLE = 8
 
@@ -68,9 +71,24 @@ def load_report_data(session: Session, run_name: str, *, per_category: int = 3) 
 
 
 def _run_dict(run: Run) -> dict[str, Any]:
-    return {"name": run.name, "status": run.status, "base_model": run.base_model, "error": run.error,
-            "config": run.config, "created_at": run.created_at.isoformat(),
+    return {"name": run.name, "status": run.status, "base_model": run.base_model,
+            "error": hide_passwords(run.error),
+            "config": hide_passwords(run.config), "created_at": run.created_at.isoformat(),
             "updated_at": run.updated_at.isoformat()}
+
+
+def hide_passwords(value: Any) -> Any:
+    """`value` with the password of every URL in it (a PostgreSQL `database`, a tracking URI) as ***.
+
+    A report is made to be passed around; the store's credentials are not.
+    """
+    if isinstance(value, str):
+        return _URL_PASSWORD.sub(r"\1***\3", value)
+    if isinstance(value, dict):
+        return {k: hide_passwords(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [hide_passwords(v) for v in value]
+    return value
 
 
 def _evaluations(session: Session, rounds: list[Round]) -> dict[str, dict[str, dict[int, float]]]:

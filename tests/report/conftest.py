@@ -33,7 +33,8 @@ _register()
 RUN = "demo"
 HINT = "(hint: the answer is 7)"
 MARKUP = "<script>alert('pwned')</script> & <b>bold</b>"
-CONFIG = {"rounds": 2, "model": "tiny", "evaluation": {"samples": 8, "k": 8, "temperature": 0.7}}
+CONFIG = {"rounds": 2, "model": "tiny", "evaluation": {"samples": 8, "k": 8, "temperature": 0.7},
+          "database": "postgresql+psycopg://star:s3cret@db.example:5432/star"}
 # metric -> value per round 0, 1, 2: overall and per digit count, for every family,
 # plus one family the report has never heard of.
 FAMILIES = {"accuracy": (0.25, 0.5, 0.625), "maj@8": (0.3, 0.55, 0.7), "pass@8": (0.6, 0.8, 0.9),

@@ -92,6 +92,8 @@ def test_check_errors_config_and_lineage(report: Path, facts) -> None:
     parts = sections(report)
     assert "slow-check answer 8" in parts["check-errors"] and "timeout" in parts["check-errors"]
     assert '&quot;temperature&quot;: 0.7' in parts["config"]
+    # The page is made to be shared; the store's password is not.
+    assert "s3cret" not in report.read_text() and "postgresql+psycopg://star:***@db.example:5432/star" in parts["config"]
     lineage = re.findall(r"<tr>(.*?)</tr>", parts["lineage"], flags=re.S)
     assert len(lineage) == 1 + 3
     assert ">/ckpt/round-2<" in lineage[3] and ">/ckpt/round-1<" in lineage[3]
