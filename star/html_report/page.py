@@ -18,13 +18,14 @@ from star.html_report.figures import Figure
 from star.metric_names import group_sort_key, parse_metric, sorted_families
 
 _STYLE = """
-body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1200px; padding: 0 1em; color: #222; }
+body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1240px; padding: 0 1em; color: #222; }
 h1 { margin-bottom: .2em; } h2 { border-bottom: 1px solid #ccc; margin-top: 2em; }
-.scroll { overflow-x: auto; } table { border-collapse: collapse; margin: .8em 0; font-size: 90%; }
-th, td { border: 1px solid #ddd; padding: .25em .6em; text-align: right; vertical-align: top; }
+.scroll { overflow-x: auto; } table { border-collapse: collapse; margin: .8em 0; font-size: 85%; }
+th, td { border: 1px solid #ddd; padding: .25em .45em; text-align: right; vertical-align: top; }
 th { background: #f3f3f3; } td.text, th.text { text-align: left; }
 figure { margin: 1em 0; } figure img { max-width: 100%; border: 1px solid #eee; }
 figcaption { font-size: 90%; color: #555; }
+details pre { margin-bottom: 0; } summary { font-size: 85%; color: #555; cursor: pointer; }
 pre { background: #f7f7f7; padding: .6em; overflow-x: auto; white-space: pre-wrap; word-break: break-word; }
 .prompt { color: #777; } .completion { color: #000; font-weight: 600; }
 .sample { margin: .6em 0 1.2em; } .meta { font-size: 90%; color: #444; }
@@ -161,8 +162,13 @@ def _samples_section(data: ReportData) -> str:
 def _sample_html(s: Sample) -> str:
     meta = (f"round {esc(s.round)} · attempt {esc(s.attempt_id)} · problem {esc(s.problem)} · {esc(s.kind)} · "
             f"{esc(s.status)} · answer {esc(s.extracted)} · gold {esc(s.gold)}")
-    return (f'<div class="sample"><div class="meta">{meta}</div>'
-            f'<pre><span class="prompt">{esc(s.prompt)}</span><span class="completion">{esc(s.completion)}'
+    # A few-shot prompt repeats its examples in every sample: they fold away (<details>, no script),
+    # and the last block, the problem itself, stays in view in front of the completion.
+    examples, sep, question = s.prompt.rpartition("\n\n")
+    folded = (f'<details><summary>few-shot prompt ({examples.count(chr(10)) + 1} lines)</summary>'
+              f'<pre class="prompt">{esc(examples + sep)}</pre></details>') if examples else ""
+    return (f'<div class="sample"><div class="meta">{meta}</div>{folded}'
+            f'<pre><span class="prompt">{esc(question)}</span><span class="completion">{esc(s.completion)}'
             "</span></pre></div>")
 
 

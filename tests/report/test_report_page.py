@@ -183,3 +183,18 @@ def test_the_run_commands_learning_curve_still_draws(tmp_path: Path) -> None:
                  {"round": 1, "eval_accuracy": None, "metrics": {}}]
     png = plot_learning_curve(summaries, tmp_path / "curve.png", title="t")
     assert png.read_bytes().startswith(b"\x89PNG")
+
+
+def test_few_shot_examples_fold_away_and_the_problem_stays_in_view() -> None:
+    from star.html_report.data import Sample
+    from star.html_report.page import _sample_html
+
+    prompt = "Q: 1+1\nAnswer: 2\n\nQ: 2+2\nAnswer: 4\n\nQ: 3+4\n"
+    sample = Sample(round=1, category="right", attempt_id=9, problem="p", question="3+4", gold="7",
+                    kind="direct", prompt=prompt, completion="Answer: 7", extracted="7", status="correct")
+    markup = _sample_html(sample)
+    folded, shown = markup.split("</details>")
+    assert "few-shot prompt (5 lines)" in folded and "Q: 2+2" in folded and "Q: 3+4" not in folded
+    assert '<span class="prompt">Q: 3+4\n</span><span class="completion">Answer: 7</span>' in shown
+    plain = _sample_html(Sample(**{**sample.__dict__, "prompt": "Q: 3+4\n"}))
+    assert "<details>" not in plain and "Q: 3+4" in plain
