@@ -17,6 +17,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
+# The report's charts plus a browser start: 15-28 s for the module on a loaded 2-core machine.
+pytestmark = pytest.mark.slow
+
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
 
