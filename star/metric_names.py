@@ -50,6 +50,12 @@ def sorted_families(names: Iterable[str]) -> list[str]:
     return sorted({parse_metric(n).family for n in names}, key=family_sort_key)
 
 
+def family_groups(names: Iterable[str], family: str) -> list[str]:
+    """The per-group metric names of `family` among `names`, in group order."""
+    return sorted((n for n in names if parse_metric(n).family == family and parse_metric(n).group is not None),
+                  key=group_sort_key)
+
+
 def _number(text: str) -> float:
     try:
         return float(text)

@@ -56,6 +56,11 @@ class ReportData:
     check_errors: list[Sample] = field(default_factory=list)
 
 
+def ordered_splits(data: ReportData) -> list[str]:
+    """The evaluated splits, the held-out `eval` split first."""
+    return sorted(data.evaluations, key=lambda split: (split != "eval", split))
+
+
 def load_report_data(session: Session, run_name: str, *, per_category: int = 3) -> ReportData:
     """The run's rows for the report; StoreError names an unknown run."""
     run = get_run(session, run_name)

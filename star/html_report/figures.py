@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from star.charts import plot_accepted, plot_curves, plot_timings
-from star.html_report.data import ReportData
-from star.metric_names import group_sort_key, parse_metric, sorted_families
+from star.html_report.data import ReportData, ordered_splits
+from star.metric_names import family_groups, parse_metric, sorted_families
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 
@@ -45,7 +45,7 @@ def draw_figures(data: ReportData, out_dir: Path) -> list[Figure]:
     drawer = _Drawer(out_dir)
     rounds = [s["round"] for s in data.summaries]
     name = data.run["name"]
-    for split in sorted(data.evaluations, key=lambda s: (s != "eval", s)):
+    for split in ordered_splits(data):
         _metric_figures(drawer, rounds, split, data.evaluations[split], name)
     if data.summaries:
         path = plot_accepted(data.summaries, drawer.path("accepted"), title=f"{name}: accepted rationales")
@@ -80,10 +80,8 @@ def _metric_figures(drawer: _Drawer, rounds: list[int], split: str,
 def _groups_by_key(metrics: dict[str, dict[int, float]], family: str) -> dict[str | None, list[str]]:
     """Group metric names of `family` by what they split on; {None: []} for a family without groups."""
     by_key: dict[str | None, list[str]] = {}
-    for metric in sorted(metrics, key=group_sort_key):
-        parsed = parse_metric(metric)
-        if parsed.family == family and parsed.group is not None:
-            by_key.setdefault(parsed.group_key, []).append(metric)
+    for metric in family_groups(metrics, family):
+        by_key.setdefault(parse_metric(metric).group_key, []).append(metric)
     return by_key or {None: []}
 
 

@@ -13,9 +13,9 @@ from datetime import datetime, timezone
 from typing import Any
 
 from star.charts import PHASES, rationalization_share
-from star.html_report.data import CATEGORIES, MAX_CHECK_ERRORS, ReportData, Sample
+from star.html_report.data import CATEGORIES, MAX_CHECK_ERRORS, ReportData, Sample, ordered_splits
 from star.html_report.figures import Figure
-from star.metric_names import group_sort_key, parse_metric, sorted_families
+from star.metric_names import family_groups, parse_metric, sorted_families
 
 _STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1240px; padding: 0 1em; color: #222; }
@@ -106,7 +106,7 @@ def _evaluation_section(data: ReportData, figures: Sequence[Figure]) -> str:
         return "<p>No evaluations stored for this run.</p>"
     rounds = [s["round"] for s in data.summaries]
     parts = []
-    for split in sorted(data.evaluations, key=lambda s: (s != "eval", s)):
+    for split in ordered_splits(data):
         metrics = data.evaluations[split]
         families = sorted_families(metrics)
         parts.append(f"<h3>Split {esc(split)}: overall</h3>")
@@ -116,8 +116,7 @@ def _evaluation_section(data: ReportData, figures: Sequence[Figure]) -> str:
         for family in families:
             parts.append(f"<h3>{esc(family)} ({esc(split)})</h3>")
             parts.append(_figures_html(figures, (f"eval:{split}:{family}",)))
-            groups = sorted((m for m in metrics if parse_metric(m).family == family
-                             and parse_metric(m).group is not None), key=group_sort_key)
+            groups = family_groups(metrics, family)
             if groups:
                 names = [parse_metric(g).group for g in groups]
                 parts.append(table(["round", *names], [[r, *[_pct(metrics[g].get(r)) for g in groups]]

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from db.engine import open_store, session_factory
 from db.store import get_or_create_run
-from star.metric_names import family_sort_key, parse_metric, sorted_families
+from star.metric_names import family_groups, family_sort_key, parse_metric, sorted_families
 
 
 class _Page(HTMLParser):
@@ -155,6 +155,8 @@ def test_metric_names_split_into_family_and_group() -> None:
     assert sorted_families(names) == ["accuracy", "maj@8", "pass@4", "pass@16", "best_of_n",
                                       "weighted_best_of_n", "zeta"]
     assert family_sort_key("maj@x") < family_sort_key("pass@1")
+    assert family_groups(["maj@8/digits=10", "maj@8", "maj@8/digits=2", "maj@80/digits=1"], "maj@8") == [
+        "maj@8/digits=2", "maj@8/digits=10"]
 
 
 def test_one_chart_per_group_key_and_split(tmp_path: Path) -> None:
