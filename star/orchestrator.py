@@ -164,7 +164,7 @@ def evaluate_round(ctx: RunContext, index: int, model: str) -> float:
         greedy, sampled = ([_answer(a) for a in store.round_attempts(session, round_id, kind)]
                            for kind in (GREEDY, SAMPLED))
     cfg = ctx.config.evaluation
-    metrics = heldout_metrics(ctx.task, ctx.held_out, greedy, sampled, k=cfg.k, same_answers=_same_answers(ctx),
+    metrics = heldout_metrics(ctx.task, ctx.held_out, greedy, sampled, k=cfg.k, same_answers=checker_same_answers(ctx.workers.checker, ctx.config),
                               scorer=ctx.scorer_factory(cfg.verifier) if cfg.verifier and sampled else None)
     with ctx.sessions() as session, session.begin():
         rnd = _round(session, ctx, index)
@@ -178,13 +178,13 @@ def _answer(attempt: Attempt) -> HeldOutAnswer:
                          attempt.extracted, attempt.correct)
 
 
-def _same_answers(ctx: RunContext) -> Callable[[list[tuple[str, str]]], list[bool]]:
+def checker_same_answers(checker, config: StarConfig) -> Callable[[list[tuple[str, str]]], list[bool]]:
     """The checker actor's answer equivalence (majority voting's answer classes)."""
     def same(pairs: list[tuple[str, str]]) -> list[bool]:
-        return call_checker(ctx.workers.checker, "same_answers", (pairs,), tries=ctx.config.recovery.batch_tries,
-                            restart_timeout=ctx.config.recovery.restart_timeout,
+        return call_checker(checker, "same_answers", (pairs,), tries=config.recovery.batch_tries,
+                            restart_timeout=config.recovery.restart_timeout,
                             what=f"comparing {len(pairs)} pairs of sampled answers",
-                            fix="re-running `star run` with the same run_name evaluates the round again")
+                            fix="run the evaluation again (`star run` resumes the round)")
     return same
 
 
@@ -211,7 +211,7 @@ def _run_stored_phase(ctx: RunContext, index: int, model: str, requests: list[Ge
                 save_time()  # a driver killed mid-phase keeps the time spent so far
             run_phase(todo, problems, generators=ctx.workers.generators, checker=ctx.workers.checker,
                       store_batch=recorder, batch_size=ctx.config.sampling.batch_problems, model=model,
-                      phase=f"round {index} {phase}", recovery=_recovery(ctx.config), on_progress=progressed,
+                      phase=f"round {index} {phase}", recovery=recovery_of(ctx.config), on_progress=progressed,
                       log=ctx.progress.log)
     rechecked, left = recheck_errors(ctx.sessions, ctx.workers.checker, round_id=round_id, kinds=kinds,
                                      problems=problems, timeout=ctx.config.checker.recheck_seconds,
@@ -224,7 +224,7 @@ def _run_stored_phase(ctx: RunContext, index: int, model: str, requests: list[Ge
         save_time()
 
 
-def _recovery(config: StarConfig) -> Recovery:
+def recovery_of(config: StarConfig) -> Recovery:
     cfg = config.recovery
     return Recovery(batch_tries=cfg.batch_tries, batch_timeout=cfg.batch_timeout,
                     restart_timeout=cfg.restart_timeout)

@@ -42,7 +42,7 @@ def recheck_errors(sessions: Callable[[], Session], checker, *, round_id: int, k
     remaining = 0
     for start in range(0, len(items), RECHECK_CHUNK):
         chunk = items[start : start + RECHECK_CHUNK]
-        scored = _rescore(checker, [item for _, item in chunk], timeout, tries, restart_timeout)
+        scored = rescore(checker, [item for _, item in chunk], timeout, tries, restart_timeout)
         verdicts = [
             store.AttemptVerdict(attempt_id, s.status, s.correct, s.accepted, s.extracted, s.steps_ok)
             for (attempt_id, _), s in zip(chunk, scored)
@@ -53,7 +53,8 @@ def recheck_errors(sessions: Callable[[], Session], checker, *, round_id: int, k
     return len(items), remaining
 
 
-def _rescore(checker, items: list[CheckItem], timeout: float, tries: int, restart_timeout: float) -> list:
+def rescore(checker, items: list[CheckItem], timeout: float, tries: int, restart_timeout: float) -> list:
+    """Check `items` again on fresh checker processes with `timeout` (timed-out or crashed checks)."""
     return call_checker(
         checker, "rescore", (items, timeout), tries=tries, restart_timeout=restart_timeout,
         what=f"re-checking {len(items)} timed-out or crashed checks",
