@@ -19,7 +19,9 @@ import db.store as store
 from db.models import Attempt, Round
 from star.cluster import Workers
 from star.config import TINY_MODEL, StarConfig
-from star.evaluation.heldout import GREEDY, SAMPLED, HeldOutAnswer, heldout_metrics, heldout_requests, load_verifier
+from star.evaluation.heldout import (
+    GREEDY, SAMPLED, HeldOutAnswer, heldout_metrics, heldout_requests, load_verifier,
+)
 from star.evaluation.strategies import Scorer
 from star.generation import GenRequest, chat_turns, request_seed
 from star.pipeline import Recovery, run_phase
