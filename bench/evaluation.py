@@ -108,7 +108,8 @@ def _report(timings: dict[str, float], metrics: dict[str, dict[str, float]], pro
     console = Console(width=140)
     console.print(table)
     (greedy_s, sampled_s), (greedy_n, sampled_n) = timings.values(), answers.values()
-    console.print(f"time ratio {sampled_s / greedy_s:.2f}x for {sampled_n / greedy_n:.0f}x the answers")
+    console.print(f"time ratio {sampled_s / greedy_s:.2f}x for {sampled_n / greedy_n:.0f}x the answers; "
+                  f"the {k} samples alone cost {(sampled_s - greedy_s) / greedy_s:.2f}x a greedy pass")
 
 
 def _pct(value: float | None) -> str:
