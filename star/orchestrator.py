@@ -166,7 +166,8 @@ def evaluate_round(ctx: RunContext, index: int, model: str) -> float:
         greedy, sampled = ([_answer(a) for a in store.round_attempts(session, round_id, kind)]
                            for kind in (GREEDY, SAMPLED))
     cfg = ctx.config.evaluation
-    metrics = heldout_metrics(ctx.task, ctx.held_out, greedy, sampled, k=cfg.k, same_answers=checker_same_answers(ctx.workers.checker, ctx.config),
+    metrics = heldout_metrics(ctx.task, ctx.held_out, greedy, sampled, k=cfg.k,
+                              same_answers=checker_same_answers(ctx.workers.checker, ctx.config),
                               scorer=ctx.scorer_factory(cfg.verifier) if cfg.verifier and sampled else None)
     with ctx.sessions() as session, session.begin():
         rnd = _round(session, ctx, index)
