@@ -31,7 +31,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship, synonym
 
-ATTEMPT_KINDS = ("direct", "rationalized", "eval")
+ATTEMPT_KINDS = ("direct", "rationalized", "eval", "eval_sample")
 
 # Deterministic constraint names, so migrations can drop/alter them by name on
 # both backends (SQLite otherwise leaves them unnamed).

@@ -8,6 +8,7 @@ into no-ops.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -355,13 +356,17 @@ def round_summaries(session: Session, run: Run) -> list[dict[str, Any]]:
     rounds = list(session.scalars(select(Round).where(Round.run_id == run.id).order_by(Round.index)))
     ids = [r.id for r in rounds]
     metrics: dict[int, dict[str, float]] = {i: {} for i in ids}
+    again: dict[int, dict[str, dict[str, float]]] = {i: {} for i in ids}
     stored: dict[int, dict[str, int]] = {i: dict.fromkeys(ATTEMPT_KINDS, 0) for i in ids}
     if ids:
-        evals = select(Evaluation.round_id, Evaluation.metric, Evaluation.value).where(
-            Evaluation.round_id.in_(ids), Evaluation.split == "eval"
+        evals = select(Evaluation.round_id, Evaluation.split, Evaluation.metric, Evaluation.value).where(
+            Evaluation.round_id.in_(ids)
         )
-        for round_id, metric, value in session.execute(evals):
-            metrics[round_id][metric] = value
+        for round_id, split, metric, value in session.execute(evals):
+            if split == "eval":
+                metrics[round_id][metric] = value
+            else:  # a later `star eval` of the round, under its own split name (eval@NAME)
+                again[round_id].setdefault(split, {})[metric] = value
         # Filtering on round_id (not run_id) lets both backends answer from the
         # unique (round_id, problem_id, kind, sample_index) index alone.
         counts = (
@@ -371,10 +376,31 @@ def round_summaries(session: Session, run: Run) -> list[dict[str, Any]]:
         )
         for round_id, kind, n in session.execute(counts):
             stored[round_id][kind] = n
-    return [_summary(r, metrics[r.id], stored[r.id]) for r in rounds]
+    return [_summary(r, metrics[r.id], stored[r.id], again[r.id]) for r in rounds]
 
 
-def _summary(rnd: Round, metrics: dict[str, float], stored: dict[str, int]) -> dict[str, Any]:
+# Overall metrics of the test-time strategies (per-group ones carry a "/group" suffix).
+_STRATEGIES = {"maj": "eval_maj_at_k", "pass": "eval_pass_at_k", "best_of_n": "eval_best_of_n",
+               "weighted_best_of_n": "eval_weighted_best_of_n"}
+_STRATEGY_RE = re.compile(r"^(maj|pass|best_of_n|weighted_best_of_n)@(\d+)$")
+
+
+def strategy_values(metrics: dict[str, float]) -> dict[str, Any]:
+    """eval_maj_at_k and eval_pass_at_k (None when the round has none), eval_k, and
+    eval_best_of_n / eval_weighted_best_of_n with eval_n when a verifier scored the round."""
+    found: dict[str, Any] = {"eval_maj_at_k": None, "eval_pass_at_k": None, "eval_k": None}
+    for name, value in sorted(metrics.items()):
+        match = _STRATEGY_RE.match(name)
+        if match is None:
+            continue
+        strategy, count = match.group(1), int(match.group(2))
+        found[_STRATEGIES[strategy]] = value
+        found["eval_k" if strategy in ("maj", "pass") else "eval_n"] = count
+    return found
+
+
+def _summary(rnd: Round, metrics: dict[str, float], stored: dict[str, int],
+             again: dict[str, dict[str, float]]) -> dict[str, Any]:
     return {
         "round": rnd.index,
         "status": rnd.status,
@@ -382,7 +408,10 @@ def _summary(rnd: Round, metrics: dict[str, float], stored: dict[str, int]) -> d
         "check_errors": 0,  # checks that timed out or crashed twice (the loop stores the count)
         **rnd.extra_counts,
         "eval_accuracy": metrics.get("accuracy"),
+        **strategy_values(metrics),
         "metrics": dict(sorted(metrics.items())),
+        # `star eval` results: split name (eval@NAME) -> metrics
+        "evaluations": {split: dict(sorted(values.items())) for split, values in sorted(again.items())},
         "stored": stored,
         "dataset_hash": rnd.dataset_hash,
         "dataset_rows": rnd.dataset_rows,

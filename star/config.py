@@ -61,7 +61,24 @@ class TrainingConfig(_Section):
 
 
 class EvaluationConfig(_Section):
-    max_new_tokens: int = Field(256, ge=1, description="Longest greedy answer on the held-out split.")
+    max_new_tokens: int = Field(256, ge=1, description="Longest answer (greedy or sampled) on the held-out split.")
+    samples: int = Field(8, ge=0, le=256, description=(
+        "n: answers sampled per held-out problem (one request, n samples) for maj@k, pass@k and the "
+        "verifier strategies; 0 = greedy accuracy only."))
+    k: int = Field(8, ge=1, le=256, description="k of maj@k (first k samples) and pass@k; at most `samples`.")
+    temperature: float = Field(0.8, gt=0.0, le=5.0, description="Sampling temperature of the held-out samples.")
+    verifier: str | None = Field(None, description=(
+        "Path of a trained verifier (`star verifier train`); when set, best_of_n and weighted_best_of_n "
+        "over the `samples` answers are reported too."))
+
+    @model_validator(mode="after")
+    def _k_within_samples(self) -> "EvaluationConfig":
+        if self.samples and self.k > self.samples:
+            raise ValueError(f"evaluation.k ({self.k}) must not exceed evaluation.samples ({self.samples}); "
+                             "lower k or sample more")
+        if self.verifier is not None and not self.samples:
+            raise ValueError("evaluation.verifier needs evaluation.samples > 0 (it picks among the samples)")
+        return self
 
 
 class GeneratorsConfig(_Section):

@@ -16,14 +16,18 @@ from pathlib import Path
 from sqlalchemy.orm import Session, sessionmaker
 
 import db.store as store
-from db.models import Round
+from db.models import Attempt, Round
 from star.cluster import Workers
 from star.config import TINY_MODEL, StarConfig
+from star.evaluation.heldout import (
+    GREEDY, SAMPLED, HeldOutAnswer, heldout_metrics, heldout_requests, load_verifier,
+)
+from star.evaluation.strategies import Scorer
 from star.generation import GenRequest, chat_turns, request_seed
 from star.pipeline import Recovery, run_phase
 from star.precision import train_in_bf16
 from star.progress import Progress
-from star.recheck import recheck_errors
+from star.recheck import call_checker, recheck_errors
 from star.recorder import AttemptRecorder
 from star.selection import Triplet, as_sft_rows, select_examples
 from star.tasks.base import Problem, Task
@@ -49,6 +53,8 @@ class RunContext:
     progress: Progress
     # Phase timings are wall seconds; injectable so tests need not wait.
     clock: Callable[[], float] = field(default=time.perf_counter)
+    # evaluation.verifier path -> scorer; injectable so tests of the strategies need no trained verifier.
+    scorer_factory: Callable[[str], Scorer] = field(default=load_verifier)
 
 
 def run_rounds(ctx: RunContext) -> None:
@@ -94,7 +100,7 @@ def generate_direct(ctx: RunContext, index: int, model: str) -> set[int]:
                    chat_turns(ctx.task, ctx.task.prompt(p)))
         for pid, p in ctx.train.items()
     ]
-    _run_stored_phase(ctx, index, model, requests, phase="generate", kind="direct")
+    _run_stored_phase(ctx, index, model, requests, phase="generate")
     return _accepted_problems(ctx, index, "direct")
 
 
@@ -106,7 +112,7 @@ def rationalize(ctx: RunContext, index: int, model: str, failed: dict[int, Probl
         max_tokens=sampling.max_new_tokens, stop=tuple(sampling.stop) + tuple(ctx.task.stop),
         run_seed=ctx.config.seed, round_index=index,
     )
-    _run_stored_phase(ctx, index, model, requests, phase="rationalize", kind="rationalized")
+    _run_stored_phase(ctx, index, model, requests, phase="rationalize")
     return _accepted_problems(ctx, index, "rationalized")
 
 
@@ -151,39 +157,42 @@ def train_round(ctx: RunContext, index: int, model_in: str) -> tuple[str, int, i
 
 
 def evaluate_round(ctx: RunContext, index: int, model: str) -> float:
-    """Greedy accuracy on the held-out split, overall and per group; stored per round."""
-    max_tokens = ctx.config.evaluation.max_new_tokens
-    requests = [
-        GenRequest(pid, "eval", ctx.task.prompt(p), 1, 0.0, 1.0, max_tokens,
-                   tuple(ctx.config.sampling.stop) + tuple(ctx.task.stop), 0, chat_turns(ctx.task, ctx.task.prompt(p)))
-        for pid, p in ctx.held_out.items()
-    ]
-    _run_stored_phase(ctx, index, model, requests, phase="evaluate", kind="eval", problems=ctx.held_out)
+    """Greedy accuracy, maj@k and pass@k (and verifier strategies) on the held-out split,
+    overall and per group; stored per round. Returns the greedy accuracy."""
+    requests = heldout_requests(ctx.task, ctx.held_out, ctx.config, index)
+    _run_stored_phase(ctx, index, model, requests, phase="evaluate", problems=ctx.held_out)
+    with ctx.sessions() as session:
+        round_id = _round_id(session, ctx, index)
+        greedy, sampled = ([_answer(a) for a in store.round_attempts(session, round_id, kind)]
+                           for kind in (GREEDY, SAMPLED))
+    cfg = ctx.config.evaluation
+    metrics = heldout_metrics(ctx.task, ctx.held_out, greedy, sampled, k=cfg.k,
+                              same_answers=checker_same_answers(ctx.workers.checker, ctx.config),
+                              scorer=ctx.scorer_factory(cfg.verifier) if cfg.verifier and sampled else None)
     with ctx.sessions() as session, session.begin():
         rnd = _round(session, ctx, index)
-        attempts = store.round_attempts(session, rnd.id, "eval")
-        metrics = accuracy_metrics(ctx.task, ctx.held_out, [(a.problem_id, a.correct) for a in attempts])
         for metric, value in metrics.items():
             store.record_evaluation(session, rnd, split="eval", metric=metric, value=value)
     return metrics["accuracy"]
 
 
-def accuracy_metrics(task: Task, problems: dict[int, Problem], results: list[tuple[int, bool]]) -> dict[str, float]:
-    """`accuracy` overall and `accuracy/<group>` per eval group (e.g. digits=3)."""
-    totals: dict[str, list[int]] = {}
-    for pid, correct in results:
-        for key in ("accuracy", f"accuracy/{task.eval_group(problems[pid])}"):
-            bucket = totals.setdefault(key, [0, 0])
-            bucket[0] += int(correct)
-            bucket[1] += 1
-    metrics = {key: right / total for key, (right, total) in sorted(totals.items())}
-    metrics.setdefault("accuracy", 0.0)
-    metrics.pop("accuracy/all", None)
-    return metrics
+def _answer(attempt: Attempt) -> HeldOutAnswer:
+    return HeldOutAnswer(attempt.problem_id, attempt.sample_index, attempt.prompt, attempt.completion,
+                         attempt.extracted, attempt.correct)
+
+
+def checker_same_answers(checker, config: StarConfig) -> Callable[[list[tuple[str, str]]], list[bool]]:
+    """The checker actor's answer equivalence (majority voting's answer classes)."""
+    def same(pairs: list[tuple[str, str]]) -> list[bool]:
+        return call_checker(checker, "same_answers", (pairs,), tries=config.recovery.batch_tries,
+                            restart_timeout=config.recovery.restart_timeout,
+                            what=f"comparing {len(pairs)} pairs of sampled answers",
+                            fix="run the evaluation again (`star run` resumes the round)")
+    return same
 
 
 def _run_stored_phase(ctx: RunContext, index: int, model: str, requests: list[GenRequest], *,
-                      phase: str, kind: str, problems: dict[int, Problem] | None = None) -> None:
+                      phase: str, problems: dict[int, Problem] | None = None) -> None:
     """Run the requests whose attempts are not all stored yet (resume), re-check check errors, time it.
 
     The phase's stored time grows by the time of the work done now: a resumed
@@ -192,7 +201,8 @@ def _run_stored_phase(ctx: RunContext, index: int, model: str, requests: list[Ge
     with ctx.sessions() as session, session.begin():
         round_id = _round_id(session, ctx, index)
         stored = store.attempt_keys(session, round_id)
-    todo = [r for r in requests if any((r.problem_id, kind, i) not in stored for i in range(r.n))]
+    todo = [r for r in requests if any((r.problem_id, r.kind, i) not in stored for i in range(r.n))]
+    kinds = tuple(sorted({r.kind for r in requests}))
     recorder = AttemptRecorder(ctx.sessions, task=ctx.task, round_id=round_id, model=model,
                                write_batch=ctx.config.store.write_batch)
     problems = problems or ctx.train
@@ -204,9 +214,9 @@ def _run_stored_phase(ctx: RunContext, index: int, model: str, requests: list[Ge
                 save_time()  # a driver killed mid-phase keeps the time spent so far
             run_phase(todo, problems, generators=ctx.workers.generators, checker=ctx.workers.checker,
                       store_batch=recorder, batch_size=ctx.config.sampling.batch_problems, model=model,
-                      phase=f"round {index} {phase}", recovery=_recovery(ctx.config), on_progress=progressed,
+                      phase=f"round {index} {phase}", recovery=recovery_of(ctx.config), on_progress=progressed,
                       log=ctx.progress.log)
-    rechecked, left = recheck_errors(ctx.sessions, ctx.workers.checker, round_id=round_id, kinds=(kind,),
+    rechecked, left = recheck_errors(ctx.sessions, ctx.workers.checker, round_id=round_id, kinds=kinds,
                                      problems=problems, timeout=ctx.config.checker.recheck_seconds,
                                      tries=ctx.config.recovery.batch_tries,
                                      restart_timeout=ctx.config.recovery.restart_timeout)
@@ -217,7 +227,7 @@ def _run_stored_phase(ctx: RunContext, index: int, model: str, requests: list[Ge
         save_time()
 
 
-def _recovery(config: StarConfig) -> Recovery:
+def recovery_of(config: StarConfig) -> Recovery:
     cfg = config.recovery
     return Recovery(batch_tries=cfg.batch_tries, batch_timeout=cfg.batch_timeout,
                     restart_timeout=cfg.restart_timeout)

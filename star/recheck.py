@@ -12,6 +12,7 @@ driver that dies mid-re-check re-checks the rest when the round resumes.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import ray
 from ray.exceptions import RayError
@@ -41,7 +42,7 @@ def recheck_errors(sessions: Callable[[], Session], checker, *, round_id: int, k
     remaining = 0
     for start in range(0, len(items), RECHECK_CHUNK):
         chunk = items[start : start + RECHECK_CHUNK]
-        scored = _rescore(checker, [item for _, item in chunk], timeout, tries, restart_timeout)
+        scored = rescore(checker, [item for _, item in chunk], timeout, tries, restart_timeout)
         verdicts = [
             store.AttemptVerdict(attempt_id, s.status, s.correct, s.accepted, s.extracted, s.steps_ok)
             for (attempt_id, _), s in zip(chunk, scored)
@@ -52,21 +53,29 @@ def recheck_errors(sessions: Callable[[], Session], checker, *, round_id: int, k
     return len(items), remaining
 
 
-def _rescore(checker, items: list[CheckItem], timeout: float, tries: int, restart_timeout: float) -> list:
+def rescore(checker, items: list[CheckItem], timeout: float, tries: int, restart_timeout: float) -> list:
+    """Check `items` again on fresh checker processes with `timeout` (timed-out or crashed checks)."""
+    return call_checker(
+        checker, "rescore", (items, timeout), tries=tries, restart_timeout=restart_timeout,
+        what=f"re-checking {len(items)} timed-out or crashed checks",
+        fix="the attempts keep their status, so re-running `star run` with the same run_name re-checks them",
+    )
+
+
+def call_checker(checker, method: str, args: tuple, *, tries: int, restart_timeout: float, what: str,
+                 fix: str) -> Any:
+    """`checker.<method>(*args)`, tried again on a restarted actor when the actor dies."""
     errors = []
     for _ in range(tries):
         try:
-            return ray.get(checker.rescore.remote(items, timeout))
+            return ray.get(getattr(checker, method).remote(*args))
         except RayError as exc:  # the checker actor died; Ray restarts it
             errors.append(str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__)
         try:
             wait_ready(checker, restart_timeout)
         except RayError:
             break
-    raise RecheckFailed(
-        f"re-checking {len(items)} timed-out or crashed checks failed {len(errors)} times (last: {errors[-1]}); "
-        "the attempts keep their status, so re-running `star run` with the same run_name re-checks them"
-    )
+    raise RecheckFailed(f"{what} failed {len(errors)} times (last: {errors[-1]}); {fix}")
 
 
 def _completion(attempt) -> Completion:

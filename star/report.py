@@ -12,12 +12,16 @@ from star.metric_names import group_sort_key
 
 
 def round_table(summaries: list[dict[str, Any]], title: str) -> Table:
-    """Rows: one per round; accuracy overall and per group; check errors; wall time per phase."""
+    """Rows: one per round; greedy accuracy overall, the sampled strategies (maj@k, pass@k, verifier
+    best-of-N) overall, greedy accuracy per group; check errors; wall time per phase."""
     groups = _accuracy_groups(summaries)
     phases = ["generate", "rationalize", "train", "evaluate"]
     table = Table(title=title)
     for name in ["round", "attempted", "direct", "rationalized", "check err.", "train ex.", "steps", "held-out"]:
         table.add_column(name, justify="right")
+    strategies = strategy_columns(summaries)
+    for header, _ in strategies:
+        table.add_column(header, justify="right")
     for group in groups:
         table.add_column(group.removeprefix("accuracy/"), justify="right")
     for phase in phases:
@@ -29,10 +33,22 @@ def round_table(summaries: list[dict[str, Any]], title: str) -> Table:
             str(s["round"]), _num(s.get("attempted")), _num(s.get("accepted_direct")),
             _num(s.get("accepted_rationalized")), _num(s.get("check_errors")), _num(s.get("train_examples")),
             _num(s.get("train_steps")),
-            _pct(s.get("eval_accuracy")), *[_pct(metrics.get(g)) for g in groups],
+            _pct(s.get("eval_accuracy")), *[_pct(s.get(key)) for _, key in strategies],
+            *[_pct(metrics.get(g)) for g in groups],
             *[_secs(timings.get(p)) for p in phases],
         )
     return table
+
+
+def strategy_columns(summaries: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    """(header, summary key) of the test-time strategies any round reports: maj@k, pass@k,
+    and with a verifier best-of-N and weighted best-of-N."""
+    k = next((s["eval_k"] for s in summaries if s.get("eval_k")), None)
+    n = next((s["eval_n"] for s in summaries if s.get("eval_n")), None)
+    columns = [(f"maj@{k}", "eval_maj_at_k"), (f"pass@{k}", "eval_pass_at_k")] if k else []
+    if n:
+        columns += [(f"best-of-{n}", "eval_best_of_n"), (f"weighted-{n}", "eval_weighted_best_of_n")]
+    return columns
 
 
 def print_round_table(console: Console, summaries: list[dict[str, Any]], title: str) -> None:

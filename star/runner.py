@@ -149,8 +149,8 @@ def _drive(config: StarConfig, sessions: sessionmaker[Session], run_name: str, u
     check_model_path(base_model)
     task = build_task(config.task, skip_invalid=skip_invalid)
     with sessions() as session, session.begin():
-        train = _store_problems(session, task, "train", task.train_problems())
-        held_out = _store_problems(session, task, "eval", task.eval_problems())
+        train = store_problems(session, task, "train", task.train_problems())
+        held_out = store_problems(session, task, "eval", task.eval_problems())
         digest, n_rows = dataset_snapshot(train.values())  # a nightly run's pool may have grown
         store.record_dataset_snapshot(session, store.get_run(session, run_name), through_round=config.rounds,
                                       dataset_hash=digest, rows=n_rows)
@@ -232,7 +232,7 @@ def _plot_dir(url: str, config: StarConfig) -> Path:
     return Path(path).resolve().parent if path else Path(config.storage)
 
 
-def _store_problems(session, task: Task, split: str, problems: list[Problem]) -> dict[int, Problem]:
+def store_problems(session, task: Task, split: str, problems: list[Problem]) -> dict[int, Problem]:
     rows = [ProblemRow(p.uid, p.question, p.gold, dict(p.metadata)) for p in problems]
     ids = store.upsert_problems(session, task.dataset, split, rows)
     return {ids[p.uid]: p for p in problems}

@@ -30,5 +30,9 @@ class CheckerActor:
         with Checker(workers=self.workers, timeout=timeout) as fresh:
             return score_items(fresh, self.task, items, accept=self.accept)
 
+    def same_answers(self, pairs: list[tuple[str, str]]) -> list[bool]:
+        """Equivalence of extracted answers (majority voting's answer classes)."""
+        return self.checker.same_answers(pairs)
+
     def ready(self) -> bool:
         return True

@@ -126,6 +126,15 @@ class Checker:
             verdicts = _Run(self, tasks, self.timeout if timeout is None else float(timeout)).run()
         return [apply_answer_type(v, answer_type) for v in verdicts]
 
+    def same_answers(self, pairs: Iterable[tuple[str, str]], timeout: float | None = None) -> list[bool]:
+        """Whether each (answer, other) pair of extracted final answers states the same answer.
+
+        The same machinery as a check against gold, with `other` in the gold's
+        place: "1/2" equals "0.5". A check that times out or crashes counts as
+        different (majority voting then keeps the two answers apart).
+        """
+        return [v.correct for v in self.check_many(pairs, timeout)]
+
     def close(self) -> None:
         """Stop the workers; idempotent."""
         with self._lock:

@@ -173,14 +173,17 @@ def rounds_cmd(run: str, db_url: str | None, as_json: bool) -> None:
     if as_json:
         _print_json(summaries)
         return
+    from star.report import strategy_columns
+
+    strategies = strategy_columns(summaries)
     rows = [
         [s["round"], s["status"], s["attempted"], s["accepted_direct"], s["accepted_rationalized"],
          s["check_errors"], s["train_examples"], s["train_steps"], _percent(s["eval_accuracy"]),
-         sum(s["stored"].values()), _dataset(s)]
+         *[_percent(s.get(key)) for _, key in strategies], sum(s["stored"].values()), _dataset(s)]
         for s in summaries
     ]
     columns = ["round", "status", "attempted", "direct", "rationalized", "check err", "train ex", "steps",
-               "eval acc", "stored", "dataset"]
+               "eval acc", *[header for header, _ in strategies], "stored", "dataset"]
     _print_table(columns, rows, empty=f"run {run!r} has no rounds yet")
 
 
@@ -204,7 +207,9 @@ def _percent(value: float | None) -> str | None:
 @click.option("--problem", default=None, metavar="ID", help="Only this problem (its external id).")
 @click.option("--direct", "kind", flag_value="direct", help="Only direct attempts.")
 @click.option("--rationalized", "kind", flag_value="rationalized", help="Only rationalized attempts.")
-@click.option("--eval", "kind", flag_value="eval", help="Only evaluation attempts.")
+@click.option("--eval", "kind", flag_value="eval", help="Only greedy evaluation attempts.")
+@click.option("--eval-samples", "kind", flag_value="eval_sample",
+              help="Only sampled evaluation attempts (maj@k, pass@k).")
 @click.option("--correct/--incorrect", default=None, help="Only correct (or incorrect) attempts.")
 @click.option("--contains", default=None, metavar="TEXT", help="Completion contains TEXT (any case).")
 @click.option("--limit", type=int, default=20, show_default=True, help="At most N attempts.")

@@ -162,14 +162,30 @@ def test_round_summaries(factory: sessionmaker[Session], seeded: Any) -> None:
         summaries = round_summaries(s, get_run(s, seeded.run))
     assert [r["round"] for r in summaries] == [0, 1, 2]
     zero, one, two = summaries
-    assert zero["eval_accuracy"] == 0.25 and zero["stored"] == {"direct": 0, "rationalized": 0, "eval": 4}
+    assert zero["eval_accuracy"] == 0.25 and zero["stored"] == {"direct": 0, "rationalized": 0, "eval": 4, "eval_sample": 0}
     assert zero["attempted"] is None  # the loop reported no counts for round 0
     counts = ("attempted", "accepted_direct", "accepted_rationalized", "train_examples")
     assert [one[key] for key in counts] == [12, 2, 2, 4]
-    assert one["stored"] == {"direct": 12, "rationalized": 4, "eval": 0}
+    assert one["stored"] == {"direct": 12, "rationalized": 4, "eval": 0, "eval_sample": 0}
     assert two["timings"] == {"generate": 2.0, "train": 3.5} and two["model_out"] == "/ckpt/2"
     assert two["train_steps"] == 48 and two["problems"] == 6
     assert two["metrics"] == {"accuracy": 0.75, "accuracy/digits=1": 0.75}
+
+
+def test_round_summaries_name_the_test_time_strategies_and_keep_star_eval_apart(
+        factory: sessionmaker[Session], seeded: Any) -> None:
+    with factory.begin() as s:
+        rnd = get_or_create_round(s, get_run(s, seeded.run), 2)
+        for metric, value in {"maj@8": 0.8, "maj@8/digits=1": 0.9, "pass@8": 0.95, "best_of_n@8": 0.7,
+                              "weighted_best_of_n@8": 0.85}.items():
+            record_evaluation(s, rnd, split="eval", metric=metric, value=value)
+        record_evaluation(s, rnd, split="eval@again", metric="maj@4", value=0.5)
+    with factory() as s:
+        zero, _, two = round_summaries(s, get_run(s, seeded.run))
+    assert (two["eval_maj_at_k"], two["eval_pass_at_k"], two["eval_k"]) == (0.8, 0.95, 8)
+    assert (two["eval_best_of_n"], two["eval_weighted_best_of_n"], two["eval_n"]) == (0.7, 0.85, 8)
+    assert two["evaluations"] == {"eval@again": {"maj@4": 0.5}}  # not mixed into the round's own numbers
+    assert zero["eval_maj_at_k"] is None and "eval_best_of_n" not in zero
 
 
 def test_views_answer_plain_sql(factory: sessionmaker[Session], seeded: Any) -> None:

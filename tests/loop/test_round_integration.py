@@ -44,6 +44,10 @@ def test_one_real_round_stores_everything_and_trains_a_checkpoint(tmp_path, tiny
         # the held-out split was evaluated for the starting model and after round 1
         assert sorted(a.round_id for a in by_kind["eval"]).count(rounds[0].id) == n_eval
         assert sum(a.round_id == rounds[1].id for a in by_kind["eval"]) == n_eval
+        # and sampled 8 answers per held-out problem (evaluation.samples) for maj@k and pass@k
+        sampled = [a for a in attempts if a.kind == "eval_sample"]
+        assert len(sampled) == 2 * 8 * n_eval
+        assert {a.sample_index for a in sampled} == set(range(8))
 
         # rationalization ran exactly on the problems with no accepted direct sample
         solved = {a.problem_id for a in direct if a.accepted}
@@ -78,5 +82,8 @@ def test_one_real_round_stores_everything_and_trains_a_checkpoint(tmp_path, tiny
     assert rows[1]["attempted"] == n_train
     assert rows[1]["accepted_direct"] == len(solved)
     assert rows[1]["accepted_rationalized"] == len({a.problem_id for a in rationalized if a.accepted})
+    for row in rows:  # the test-time strategies, overall and per digit count
+        assert row["eval_k"] == 8 and 0.0 <= row["eval_maj_at_k"] <= row["eval_pass_at_k"] <= 1.0
+        assert {"maj@8/digits=1", "pass@8/digits=2"} <= set(row["metrics"])
     assert 0.0 <= rows[1]["eval_accuracy"] <= 1.0 and rows[0]["eval_accuracy"] is not None
     assert (tmp_path / "itest-learning-curve.png").stat().st_size > 10_000
