@@ -46,8 +46,9 @@ def _register() -> None:
     from star.cli import tasks as task_cmds
     from star.cli import jobs as job_cmds
     from star.cli import models as model_cmds
+    from star.cli import verifier as verifier_cmds
 
-    for module in (run_cmds, store_cmds, check_cmds, task_cmds, job_cmds, schedule_cmds, model_cmds):
+    for module in (run_cmds, store_cmds, check_cmds, task_cmds, job_cmds, schedule_cmds, model_cmds, verifier_cmds):
         for command in module.COMMANDS:
             cli.add_command(command)
 
