@@ -42,10 +42,12 @@ def train_cmd(run: str, round_index: int | None, out: Path | None, init: str | N
     """Train a verifier on RUN's stored attempts and record it in the store."""
     from star.progress import Progress
     from star.verifier.service import VerifierOptions, plan_training, train_and_record
+    from star.verifier.training import DpoSettings
 
-    opts = VerifierOptions(round_index=round_index, out=out.resolve() if out else None, init=init, steps=steps,
-                           batch_size=batch_size, learning_rate=learning_rate, beta=beta,
-                           pairs_per_problem=pairs_per_problem, holdout=holdout, seed=seed, max_length=max_length)
+    dpo = DpoSettings(steps=steps, batch_size=batch_size, learning_rate=learning_rate, beta=beta, seed=seed,
+                      max_length=max_length)
+    opts = VerifierOptions(round_index=round_index, out=out.resolve() if out else None, init=init,
+                           pairs_per_problem=pairs_per_problem, holdout=holdout, dpo=dpo)
     with _session(db_url) as session:
         plan = plan_training(session, run, opts)
     progress = Progress(enabled=not as_json)

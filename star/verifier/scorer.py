@@ -44,8 +44,9 @@ class VerifierScorer:
         if len(prompts) != len(completions):
             raise ValueError(f"score: {len(prompts)} prompts but {len(completions)} completions")
         encoded = [self._encode(p, c) for p, c in zip(prompts, completions)]
-        # Longest first in fixed-size batches: the same inputs always meet the same padding.
-        order = sorted(range(len(encoded)), key=lambda i: (-len(encoded[i][0]), i))
+        # Batches by length and content, not input order: an input always meets the same batch-mates
+        # (and padding) whatever order the inputs come in, so its score never changes.
+        order = sorted(range(len(encoded)), key=lambda i: (-len(encoded[i][0]), encoded[i]))
         scores = [0.0] * len(encoded)
         for start in range(0, len(order), self.batch_size):
             batch = order[start : start + self.batch_size]

@@ -27,6 +27,7 @@ from db.store import get_model, get_round, get_run, record_verifier
 from star.errors import StarError
 from star.progress import Progress
 from star.verifier.pairs import Candidate, Pair, build_pairs, pair_accuracy, split_pairs
+from star.verifier.training import DpoSettings
 
 
 @dataclass(frozen=True)
@@ -36,14 +37,9 @@ class VerifierOptions:
     round_index: int | None = None
     out: Path | None = None
     init: str | None = None
-    steps: int = 60
-    batch_size: int = 8
-    learning_rate: float = 1e-4
-    beta: float = 0.1
     pairs_per_problem: int = 4
     holdout: float = 0.1
-    seed: int = 0
-    max_length: int = 1024
+    dpo: DpoSettings = DpoSettings()
 
 
 @dataclass(frozen=True)
@@ -65,14 +61,14 @@ def plan_training(session: Session, run_name: str, opts: VerifierOptions) -> Tra
     index = _round_index(session, run, opts.round_index)
     rows = training_attempts(session, run, index)
     candidates = [Candidate(r.problem_id, r.prompt, r.completion, r.status, r.correct, r.accepted) for r in rows]
-    pairs = build_pairs(candidates, per_problem=opts.pairs_per_problem, seed=opts.seed)
+    pairs = build_pairs(candidates, per_problem=opts.pairs_per_problem, seed=opts.dpo.seed)
     if not pairs:
         raise StarError(
             f"run {run_name!r} has no usable pairs in rounds 1-{index}: of its {len(rows)} training attempts, "
             "no problem has both an accepted and an incorrect rationale; run more rounds (`star run --resume "
             f"{run_name} --rounds N`) or sample more per problem (sampling.samples_per_problem)"
         )
-    train, held_out = split_pairs(pairs, opts.holdout, opts.seed)
+    train, held_out = split_pairs(pairs, opts.holdout, opts.dpo.seed)
     checkpoint = get_model(session, run, index)
     init = opts.init or (checkpoint.path if checkpoint is not None else run.base_model)
     _check_init(init, recorded=opts.init is None and checkpoint is not None)
@@ -89,9 +85,8 @@ def train_and_record(sessions: sessionmaker[Session], plan: TrainingPlan, opts: 
     from star.verifier.training import VerifierSpec, train_verifier
 
     spec = VerifierSpec(init_model=plan.init, output_dir=str(plan.out), pairs=[p.row() for p in plan.train],
-                        max_steps=opts.steps, batch_size=opts.batch_size, learning_rate=opts.learning_rate,
-                        beta=opts.beta, seed=opts.seed, max_length=opts.max_length)
-    with progress.spinner(f"verifier: DPO on {len(plan.train)} pairs, {opts.steps} steps, from {plan.init}"):
+                        settings=opts.dpo)
+    with progress.spinner(f"verifier: DPO on {len(plan.train)} pairs, {opts.dpo.steps} steps, from {plan.init}"):
         result = train_verifier(spec, progress=False)
     metrics: dict[str, Any] = {"method": "dpo", "rounds": list(range(1, plan.round_index + 1)),
                                "train": result.metrics, "held_out_pairs": len(plan.held_out),
@@ -151,7 +146,5 @@ def _held_out_accuracy(path: str, held_out: list[Pair]) -> float | None:
 
 
 def _options_record(opts: VerifierOptions) -> dict[str, Any]:
-    record = asdict(opts)
-    record.pop("out")
-    record.pop("round_index")
-    return record
+    """The recipe, for the store: pairing, hold-out and DPO settings."""
+    return {"pairs_per_problem": opts.pairs_per_problem, "holdout": opts.holdout, **asdict(opts.dpo)}

@@ -38,6 +38,18 @@ MANIFEST = "verifier.json"
 
 
 @dataclass(frozen=True)
+class DpoSettings:
+    """The DPO recipe; defaults suit the tiny model and SmolLM2-135M on a CPU (docs/verifier.md)."""
+
+    steps: int = 60
+    batch_size: int = 8
+    learning_rate: float = 1e-4
+    beta: float = 0.1
+    seed: int = 0
+    max_length: int = 1024
+
+
+@dataclass(frozen=True)
 class VerifierSpec:
     """One verifier training job."""
 
@@ -45,12 +57,7 @@ class VerifierSpec:
     output_dir: str
     #: TRL preference rows: {"prompt", "chosen", "rejected"}
     pairs: list[dict[str, str]]
-    max_steps: int = 60
-    batch_size: int = 8
-    learning_rate: float = 1e-4
-    beta: float = 0.1
-    seed: int = 0
-    max_length: int = 1024
+    settings: DpoSettings = DpoSettings()
 
 
 @dataclass(frozen=True)
@@ -80,7 +87,7 @@ def train_verifier(spec: VerifierSpec, *, progress: bool = True) -> VerifierResu
     trainer.processing_class.save_pretrained(str(tmp_dir))
     reference = trainer.accelerator.unwrap_model(trainer.ref_model)
     reference.save_pretrained(str(tmp_dir / REFERENCE_DIR), safe_serialization=True)
-    manifest = {"format": FORMAT, "method": "dpo", "beta": spec.beta, "max_length": spec.max_length,
+    manifest = {"format": FORMAT, "method": "dpo", "beta": spec.settings.beta, "max_length": spec.settings.max_length,
                 "reference": REFERENCE_DIR, "init_model": spec.init_model}
     (tmp_dir / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
     _replace_dir(tmp_dir, final_dir)
@@ -89,40 +96,25 @@ def train_verifier(spec: VerifierSpec, *, progress: bool = True) -> VerifierResu
 
 
 def _build_trainer(spec: VerifierSpec, output_dir: Path, *, progress: bool):
-    import torch
     from datasets import Dataset
-    from transformers import AutoModelForCausalLM, AutoTokenizer
     from trl import DPOConfig, DPOTrainer
 
-    from star.training import _quiet
+    from star.training import _quiet, load_for_training, local_run_args
 
     if not spec.pairs:
         raise ValueError("no preference pairs to train the verifier on")
-    if not progress:
-        from datasets.utils.logging import disable_progress_bar
-
-        disable_progress_bar()  # before the trainer maps the dataset
-    tokenizer = AutoTokenizer.from_pretrained(spec.init_model)
-    model = AutoModelForCausalLM.from_pretrained(spec.init_model, dtype=torch.float32)
-    on_gpu = torch.cuda.is_available()
+    tokenizer, model = load_for_training(spec.init_model, progress=progress)
+    hp = spec.settings
     args = DPOConfig(
         output_dir=str(output_dir),
-        max_steps=spec.max_steps,
-        per_device_train_batch_size=spec.batch_size,
-        learning_rate=spec.learning_rate,
+        max_steps=hp.steps,
+        per_device_train_batch_size=hp.batch_size,
+        learning_rate=hp.learning_rate,
         lr_scheduler_type="linear",
-        beta=spec.beta,
-        seed=spec.seed,
-        max_length=spec.max_length,
-        # TRL defaults to bf16 + gradient checkpointing; both cost on a CPU without native bf16 (star/training.py).
-        bf16=on_gpu and torch.cuda.is_bf16_supported(),
-        gradient_checkpointing=False,
-        use_cpu=not on_gpu,
-        report_to="none",
-        save_strategy="no",
-        logging_steps=max(1, spec.max_steps // 10),
-        disable_tqdm=not progress,
-        dataloader_num_workers=0,
+        beta=hp.beta,
+        seed=hp.seed,
+        max_length=hp.max_length,
+        **local_run_args(bf16=False, max_steps=hp.steps, progress=progress),
     )
     trainer = DPOTrainer(model=model, args=args, train_dataset=Dataset.from_list(spec.pairs),
                          processing_class=tokenizer)
