@@ -8,6 +8,7 @@ would, so only the slip itself is wrong and the final answer is wrong too.
 from __future__ import annotations
 
 import random
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
@@ -141,3 +142,15 @@ def store_run_fixture() -> object:
 @pytest.fixture(name="stored", scope="session")
 def stored_fixture() -> object:
     return Stored
+
+
+@pytest.fixture
+def one_thread() -> Iterator[None]:
+    """Torch on one thread for the test: the tiny model's 128-wide matrices gain nothing from more,
+    and on a machine shared with other jobs, idle threads spinning made training and scoring 10x slower."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

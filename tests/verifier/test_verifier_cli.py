@@ -32,8 +32,8 @@ def _arithmetic_rounds(arithmetic_pairs: Any, stored: Any, problems: int) -> dic
 
 
 @pytest.mark.slow
-def test_train_records_a_verifier_with_its_lineage(tmp_path: Path, tiny_model: Path, store_run: Any,
-                                                   stored: Any, arithmetic_pairs: Any) -> None:
+def test_train_records_a_verifier_with_its_lineage(tmp_path: Path, tiny_model: Path, one_thread: None,
+                                                   store_run: Any, stored: Any, arithmetic_pairs: Any) -> None:
     checkpoint = tmp_path / "runs" / "demo" / "round_2"
     shutil.copytree(tiny_model, checkpoint)
     url = f"sqlite:///{tmp_path}/star.db"

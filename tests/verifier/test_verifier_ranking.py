@@ -28,7 +28,7 @@ def _accuracy(scorer: VerifierScorer, rows: list[dict[str, Any]]) -> float:
 
 @pytest.mark.slow
 def test_trained_verifier_prefers_held_out_correct_rationales(tmp_path: Path, tiny_model: Path,
-                                                               arithmetic_pairs: Any) -> None:
+                                                               one_thread: None, arithmetic_pairs: Any) -> None:
     train = arithmetic_pairs(11, 48)
     held_out = arithmetic_pairs(12, 60, exclude={r["operands"] for r in train})
     rows = [{key: r[key] for key in ("prompt", "chosen", "rejected")} for r in train]
