@@ -39,7 +39,8 @@ MANIFEST = "verifier.json"
 
 @dataclass(frozen=True)
 class DpoSettings:
-    """The DPO recipe; defaults suit the tiny model and SmolLM2-135M on a CPU (docs/verifier.md)."""
+    """The DPO recipe (docs/verifier.md). The learning rate suits the tiny model; a pretrained
+    model such as SmolLM2-135M wants about a tenth of it."""
 
     steps: int = 60
     batch_size: int = 8

@@ -33,7 +33,7 @@ def test_trained_verifier_prefers_held_out_correct_rationales(tmp_path: Path, ti
     held_out = arithmetic_pairs(12, 60, exclude={r["operands"] for r in train})
     rows = [{key: r[key] for key in ("prompt", "chosen", "rejected")} for r in train]
     spec = VerifierSpec(init_model=str(tiny_model), output_dir=str(tmp_path / "verifier"), pairs=rows,
-                        settings=DpoSettings(steps=40, batch_size=8, learning_rate=1e-4, seed=0))
+                        settings=DpoSettings(steps=40, batch_size=8, learning_rate=3e-4, seed=0))
     result = train_verifier(spec, progress=False)
     assert result.steps == 40 and result.pairs == 48
 
