@@ -27,11 +27,16 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
     func,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship, synonym
 
 ATTEMPT_KINDS = ("direct", "rationalized", "eval", "eval_sample")
+#: a round's checkpoint ("policy") or a verifier trained on a run's attempts (star/verifier)
+MODEL_KINDS = ("policy", "verifier")
+#: the condition of the partial unique index that allows one policy checkpoint per round
+POLICY_ONLY = text("kind = 'policy'")
 
 # Deterministic constraint names, so migrations can drop/alter them by name on
 # both backends (SQLite otherwise leaves them unnamed).
@@ -210,15 +215,25 @@ class Attempt(Base):
 
 
 class Model(Base):
-    """The checkpoint a round trained (or, for round 0, the starting model)."""
+    """A model of a run: the checkpoint a round trained, or a verifier trained on its attempts.
+
+    `kind` = "policy": the round's checkpoint (one per round). `kind` =
+    "verifier": a scorer of rationales trained on the attempts of rounds up to
+    `round_id`'s (any number per round; star/verifier).
+    """
 
     __tablename__ = "models"
+    __table_args__ = (
+        CheckConstraint(f"kind IN {MODEL_KINDS!r}", name="kind"),
+        # One policy checkpoint per round; verifiers are not limited (a partial unique index).
+        Index("uq_models_policy_round_id", "round_id", unique=True,
+              sqlite_where=POLICY_ONLY, postgresql_where=POLICY_ONLY),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"))
-    round_id: Mapped[int] = mapped_column(
-        ForeignKey("rounds.id", ondelete="CASCADE"), unique=True
-    )
+    round_id: Mapped[int] = mapped_column(ForeignKey("rounds.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(16), default="policy", server_default="policy")
     path: Mapped[str] = mapped_column(Text)
     parent: Mapped[str | None] = mapped_column(Text)
     base: Mapped[str] = mapped_column(Text)

@@ -157,3 +157,41 @@ def attempt_dict(attempt: Attempt) -> dict[str, Any]:
         "model": attempt.model,
         "created_at": attempt.created_at.isoformat(),
     }
+
+
+@dataclass(frozen=True)
+class LabeledAttempt:
+    """A training-split attempt with what a verifier needs: its hint-free prompt and verdict."""
+
+    id: int
+    round: int
+    problem_id: int
+    prompt: str  # the training prompt: a rationalized attempt's hint is removed
+    completion: str
+    status: str
+    correct: bool
+    accepted: bool
+
+
+def training_attempts(session: Session, run: Run, through_round: int) -> list[LabeledAttempt]:
+    """Direct and rationalized attempts of `run` on training problems, rounds 1..through_round.
+
+    Evaluation attempts (kind `eval`, held-out problems) are never returned:
+    a verifier trained on them would be scored on what it learned from.
+    """
+    query = (
+        select(Attempt.id, Round.index, Attempt.problem_id, Attempt.train_prompt, Attempt.completion,
+               Attempt.status, Attempt.correct, Attempt.accepted)
+        .join(Round, Round.id == Attempt.round_id)
+        .join(Problem, Problem.id == Attempt.problem_id)
+        .where(Attempt.run_id == run.id, Round.index <= through_round,
+               Attempt.kind.in_(("direct", "rationalized")), Problem.split == "train")
+        .order_by(Attempt.problem_id, Attempt.id)
+    )
+    return [LabeledAttempt(*row) for row in session.execute(query)]
+
+
+def last_done_round(session: Session, run: Run) -> int | None:
+    """The highest finished STaR round (>= 1) of `run`; None if none has finished."""
+    query = select(func.max(Round.index)).where(Round.run_id == run.id, Round.status == "done", Round.index >= 1)
+    return session.scalar(query)

@@ -13,18 +13,20 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Table, func, select
+from sqlalchemy import ColumnElement, Table, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, selectinload
 
 from db.bulk import insert_attempt_tuples
 from db.errors import StoreError
-from db.models import ATTEMPT_KINDS, Attempt, Evaluation, Model, Problem, Round, Run, utcnow
+from db.models import ATTEMPT_KINDS, POLICY_ONLY, Attempt, Evaluation, Model, Problem, Round, Run, utcnow
 
 # Count keys with their own column in `rounds`; anything else lands in extra_counts.
 ROUND_COUNTS = ("attempted", "accepted_direct", "accepted_rationalized", "train_examples", "train_steps")
 # Ids per `IN (...)` list, well under SQLite's bound-parameter limit.
 _IN_CHUNK = 5_000
+# The rows of `models` that are round checkpoints (the partial unique index's condition).
+_POLICY = Model.kind == "policy"
 
 
 @dataclass(frozen=True)
@@ -77,12 +79,17 @@ def _insert(session: Session, table: Table) -> Any:
 
 
 def _insert_ignore(
-    session: Session, table: Table, rows: list[dict[str, Any]], key: Sequence[str]
+    session: Session, table: Table, rows: list[dict[str, Any]], key: Sequence[str],
+    *, key_where: ColumnElement[bool] | None = None,
 ) -> int:
-    """Insert rows, skipping any whose unique `key` exists; returns how many were new."""
+    """Insert rows, skipping any whose unique `key` exists; returns how many were new.
+
+    `key_where` names a partial unique index (its WHERE clause), as both
+    backends need it to pick that index as the conflict target.
+    """
     if not rows:
         return 0
-    stmt = _insert(session, table).on_conflict_do_nothing(index_elements=list(key))
+    stmt = _insert(session, table).on_conflict_do_nothing(index_elements=list(key), index_where=key_where)
     # RETURNING yields only the rows actually inserted, which makes the count
     # exact even with other writers racing on the same keys. SQLAlchemy batches
     # the executemany into multi-row INSERTs (INSERT_PAGE_SIZE rows each).
@@ -322,16 +329,43 @@ def record_model(
 ) -> Model:
     """Record the checkpoint of a round; a second call for the same round keeps the first."""
     rnd = get_or_create_round(session, run, round_index)
-    row = {"run_id": run.id, "round_id": rnd.id, "path": path, "parent": parent, "base": base,
-           "train_examples": train_examples, "steps": steps, "metrics": metrics,
+    row = {"run_id": run.id, "round_id": rnd.id, "kind": "policy", "path": path, "parent": parent,
+           "base": base, "train_examples": train_examples, "steps": steps, "metrics": metrics,
            "created_at": utcnow()}
-    _insert_ignore(session, Model.__table__, [row], ["round_id"])
-    return session.scalars(select(Model).where(Model.round_id == rnd.id)).one()
+    _insert_ignore(session, Model.__table__, [row], ["round_id"], key_where=POLICY_ONLY)
+    return session.scalars(select(Model).where(Model.round_id == rnd.id, _POLICY)).one()
 
 
 def get_model(session: Session, run: Run, round_index: int) -> Model | None:
-    query = select(Model).join(Round).where(Model.run_id == run.id, Round.index == round_index)
+    """The policy checkpoint of a round (verifiers trained on the round are not it)."""
+    query = select(Model).join(Round).where(Model.run_id == run.id, Round.index == round_index, _POLICY)
     return session.scalars(query).one_or_none()
+
+
+def record_verifier(
+    session: Session, *, run: Run, round_index: int, path: str, init: str, pairs: int, steps: int,
+    metrics: dict,
+) -> Model:
+    """Record a verifier trained on `run`'s attempts of rounds up to `round_index`.
+
+    `init` is the checkpoint it was fine-tuned from (its `parent`); `pairs` the
+    number of (correct, incorrect) pairs it saw (stored as `train_examples`).
+    """
+    row = Model(run_id=run.id, round_id=get_round(session, run, round_index).id, kind="verifier", path=path,
+                parent=init, base=run.base_model, train_examples=pairs, steps=steps, metrics=metrics,
+                created_at=utcnow())
+    session.add(row)
+    session.flush()
+    return row
+
+
+def list_verifiers(session: Session, run: Run) -> list[tuple[Model, int]]:
+    """The run's verifiers with the index of the last round they trained on, oldest first."""
+    query = (
+        select(Model, Round.index).join(Round, Round.id == Model.round_id)
+        .where(Model.run_id == run.id, Model.kind == "verifier").order_by(Model.id)
+    )
+    return [(model, index) for model, index in session.execute(query)]
 
 
 def record_evaluation(session: Session, rnd: Round, *, split: str, metric: str, value: float) -> None:

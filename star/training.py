@@ -83,21 +83,13 @@ def build_trainer(spec: TrainSpec, output_dir: Path, *, progress: bool = True):
     """The SFTTrainer for `spec`, its dataset already tokenized (`trainer.train_dataset`)."""
     import torch
     from datasets import Dataset
-    from transformers import AutoModelForCausalLM, AutoTokenizer
     from trl import SFTConfig, SFTTrainer
 
     if not spec.examples:
         raise ValueError("no training examples")
     if spec.num_threads:
         torch.set_num_threads(spec.num_threads)
-    if not progress:
-        from datasets.utils.logging import disable_progress_bar
-
-        disable_progress_bar()  # before the trainer maps the dataset
-    tokenizer = AutoTokenizer.from_pretrained(spec.init_model)
-    # float32 master weights; bf16=True autocasts the matrix products only
-    model = AutoModelForCausalLM.from_pretrained(spec.init_model, dtype=torch.float32)
-    on_gpu = torch.cuda.is_available()
+    tokenizer, model = load_for_training(spec.init_model, progress=progress)
     args = SFTConfig(
         output_dir=str(output_dir),
         max_steps=spec.max_steps if spec.max_steps else -1,
@@ -110,15 +102,7 @@ def build_trainer(spec: TrainSpec, output_dir: Path, *, progress: bool = True):
         seed=spec.seed,
         max_length=spec.max_length,
         completion_only_loss=True,
-        # TRL 1.x defaults to bf16 + gradient checkpointing; both hurt on a CPU without native bf16.
-        bf16=spec.bf16 or (on_gpu and torch.cuda.is_bf16_supported()),
-        gradient_checkpointing=False,
-        use_cpu=not on_gpu,
-        report_to="none",
-        save_strategy="no",
-        logging_steps=max(1, (spec.max_steps or 100) // 10),
-        disable_tqdm=not progress,
-        dataloader_num_workers=0,
+        **local_run_args(bf16=spec.bf16, max_steps=spec.max_steps, progress=progress),
         eos_token=tokenizer.eos_token,
         **spec.extra,
     )
@@ -132,6 +116,38 @@ def build_trainer(spec: TrainSpec, output_dir: Path, *, progress: bool = True):
     if not progress:
         _quiet(trainer)
     return trainer
+
+
+def load_for_training(init_model: str, *, progress: bool) -> tuple[Any, Any]:
+    """(tokenizer, float32 model) of `init_model`; without `progress`, datasets' map bars are off."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    if not progress:
+        from datasets.utils.logging import disable_progress_bar
+
+        disable_progress_bar()  # before the trainer maps the dataset
+    tokenizer = AutoTokenizer.from_pretrained(init_model)
+    # float32 master weights; bf16=True autocasts the matrix products only
+    return tokenizer, AutoModelForCausalLM.from_pretrained(init_model, dtype=torch.float32)
+
+
+def local_run_args(*, bf16: bool, max_steps: int | None, progress: bool) -> dict[str, Any]:
+    """The TrainingArguments every star trainer (SFT, the verifier's DPO) shares."""
+    import torch
+
+    on_gpu = torch.cuda.is_available()
+    return {
+        # TRL 1.x defaults to bf16 + gradient checkpointing; both hurt on a CPU without native bf16.
+        "bf16": bf16 or (on_gpu and torch.cuda.is_bf16_supported()),
+        "gradient_checkpointing": False,
+        "use_cpu": not on_gpu,
+        "report_to": "none",
+        "save_strategy": "no",
+        "logging_steps": max(1, (max_steps or 100) // 10),
+        "disable_tqdm": not progress,
+        "dataloader_num_workers": 0,
+    }
 
 
 def _keep_declared_dtype(init_model: str, saved: Path) -> None:

@@ -48,9 +48,10 @@ def _register() -> None:
     from star.cli import models as model_cmds
     from star.cli import report as report_cmds
     from star.cli import evaluate as eval_cmds
+    from star.cli import verifier as verifier_cmds
 
     for module in (run_cmds, store_cmds, check_cmds, task_cmds, job_cmds, schedule_cmds, model_cmds,
-                   report_cmds, eval_cmds):
+                   report_cmds, eval_cmds, verifier_cmds):
         for command in module.COMMANDS:
             cli.add_command(command)
 

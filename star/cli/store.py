@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 if TYPE_CHECKING:  # db/ pulls in SQLAlchemy; commands import it when they run
-    from sqlalchemy.orm import Session
+    from sqlalchemy.orm import Session, sessionmaker
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -40,13 +40,19 @@ def _json_option(func: F) -> F:
 @contextmanager
 def _session(db_url: str | None) -> Iterator[Session]:
     """A read session on an existing, up-to-date store (no file is created)."""
+    with _sessions(db_url) as sessions, sessions() as session:
+        yield session
+
+
+@contextmanager
+def _sessions(db_url: str | None) -> Iterator[sessionmaker[Session]]:
+    """Sessions on an existing, up-to-date store, for commands that write between long steps."""
     from db.engine import open_store, session_factory
     from db.urls import default_database_url
 
     engine = open_store(db_url or default_database_url(), pool_size=1, max_overflow=0, create=False)
     try:
-        with session_factory(engine)() as session:
-            yield session
+        yield session_factory(engine)
     finally:
         engine.dispose()
 
