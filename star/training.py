@@ -9,9 +9,22 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+
+@dataclass(frozen=True)
+class TrainerReport:
+    """Where the trainer sends its own loss / learning-rate curves (TRL's `report_to`); set by star.tracking."""
+
+    report_to: tuple[str, ...]
+    run_name: str
+    #: read by the backend's HF callback (MLFLOW_TRACKING_URI, TENSORBOARD_LOGGING_DIR, WANDB_MODE, ...);
+    #: set only while this job trains, so the long-lived trainer actor keeps no round's settings
+    env: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -36,6 +49,8 @@ class TrainSpec:
     num_threads: int | None = None
     #: bfloat16 autocast over float32 master weights (CPU: where the CPU computes bf16 natively)
     bf16: bool = False
+    #: None: the trainer reports nowhere (report_to="none")
+    report: TrainerReport | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -62,8 +77,12 @@ def train_sft(spec: TrainSpec, *, progress: bool = True) -> TrainResult:
     """
     final_dir = Path(spec.output_dir)
     tmp_dir = final_dir.with_name(final_dir.name + ".partial")
-    trainer = build_trainer(spec, tmp_dir, progress=progress)
-    output = trainer.train()
+    with _report_env(spec.report):  # the HF callbacks read it when built and when training starts
+        trainer = build_trainer(spec, tmp_dir, progress=progress)
+        try:
+            output = trainer.train()
+        finally:
+            _end_report_run(spec.report)
     trained = trainer.model
     if spec.lora_rank:
         trained = trained.merge_and_unload()  # vLLM loads plain weights
@@ -114,7 +133,8 @@ def build_trainer(spec: TrainSpec, output_dir: Path, *, progress: bool = True):
         bf16=spec.bf16 or (on_gpu and torch.cuda.is_bf16_supported()),
         gradient_checkpointing=False,
         use_cpu=not on_gpu,
-        report_to="none",
+        report_to=list(spec.report.report_to) if spec.report else "none",
+        run_name=spec.report.run_name if spec.report else None,
         save_strategy="no",
         logging_steps=max(1, (spec.max_steps or 100) // 10),
         disable_tqdm=not progress,
@@ -132,6 +152,31 @@ def build_trainer(spec: TrainSpec, output_dir: Path, *, progress: bool = True):
     if not progress:
         _quiet(trainer)
     return trainer
+
+
+@contextmanager
+def _report_env(report: TrainerReport | None) -> Iterator[None]:
+    """`report.env` in os.environ for the duration, then the earlier values back."""
+    env = report.env if report else {}
+    earlier = {key: os.environ.get(key) for key in env}
+    os.environ.update(env)
+    try:
+        yield
+    finally:
+        for key, value in earlier.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def _end_report_run(report: TrainerReport | None) -> None:
+    """transformers ends its MLflow run when training ends but leaves a W&B run open; the trainer
+    actor lives on, so the next round's curves would land in this round's run."""
+    if report is not None and "wandb" in report.report_to:
+        import wandb
+
+        wandb.finish()
 
 
 def _keep_declared_dtype(init_model: str, saved: Path) -> None:
