@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import struct
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -113,3 +115,61 @@ def test_tensorboard_event_files_hold_the_round_scalars_and_the_config(tmp_path:
     assert "| rounds | 2 |" in config_text  # the run config as a table in the text tab
     assert report is not None and report.report_to == ("tensorboard",)
     assert report.env["TENSORBOARD_LOGGING_DIR"] == str(tmp_path / "tensorboard" / "r1" / "train" / "round_1")
+
+
+def test_wandb_offline_writes_the_round_scalars_to_disk_without_network(tmp_path: Path, monkeypatch) -> None:
+    for name in ("WANDB_API_KEY", "WANDB_BASE_URL", "WANDB_MODE"):
+        monkeypatch.delenv(name, raising=False)
+    config = TrackingConfig(backend="wandb")  # mode offline is the default
+    tracker = open_tracker(config, run_name="r1", storage=tmp_path, params={"rounds": 2}, warn=pytest.fail)
+    for step, accuracy in enumerate((0.25, 0.5)):
+        tracker.log_metrics({"eval/accuracy": accuracy}, step=step)
+    report = tracker.trainer_report(1)
+    tracker.close()
+
+    (run_file,) = tmp_path.glob("wandb/offline-run-*-r1/run-r1.wandb")
+    rows = [row for row in history(run_file) if "eval/accuracy" in row]
+    assert [(row["round"], row["eval/accuracy"]) for row in rows] == [(0, 0.25), (1, 0.5)]
+    assert "rounds" in config_keys(run_file)
+    assert report is not None and report.env["WANDB_MODE"] == "offline" and report.env["WANDB_RUN_GROUP"] == "r1"
+
+
+# Reading an offline W&B run file (`run-<id>.wandb`) back. It is a LevelDB-style log (wandb's own
+# format): a 7-byte header, then 32 KiB blocks of chunks, each with a 7-byte header (crc32, length,
+# type: 1 full, 2 first, 3 middle, 4 last); each whole record is a `wandb_internal_pb2.Record`.
+_BLOCK, _HEADER = 32768, 7
+
+
+def _chunks(data: bytes) -> Iterator[bytes]:
+    pos, record = _HEADER, b""
+    while pos + _HEADER <= len(data):
+        left = _BLOCK - pos % _BLOCK
+        _, length, kind = struct.unpack("<IHB", data[pos:pos + _HEADER])
+        if left < _HEADER or (length == 0 and kind == 0):  # block padding
+            pos += left
+            continue
+        record += data[pos + _HEADER:pos + _HEADER + length]
+        pos += _HEADER + length
+        if kind in (1, 4):
+            yield record
+            record = b""
+
+
+def _records(path: Path, kind: str) -> Iterator:
+    from wandb.proto import wandb_internal_pb2 as pb
+
+    for raw in _chunks(path.read_bytes()):
+        record = pb.Record()
+        record.ParseFromString(raw)
+        if record.WhichOneof("record_type") == kind:
+            yield getattr(record, kind)
+
+
+def history(path: Path) -> list[dict]:
+    """Every `run.log(...)` row of the run, in order."""
+    return [{item.key or "/".join(item.nested_key): json.loads(item.value_json) for item in row.item}
+            for row in _records(path, "history")]
+
+
+def config_keys(path: Path) -> set[str]:
+    return {item.key for config in _records(path, "config") for item in config.update}

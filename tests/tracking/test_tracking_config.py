@@ -54,7 +54,7 @@ def test_a_missing_backend_package_names_the_pip_install(monkeypatch, backend, m
 
 
 def test_installed_backends_and_none_pass_the_check() -> None:
-    for backend in ("none", "mlflow", "tensorboard"):  # the dev extra installs these two
+    for backend in ("none", "mlflow", "tensorboard", "wandb"):  # the dev extra installs all three
         check_installed(load_config(None, {"tracking.backend": backend}).tracking)
 
 
