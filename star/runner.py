@@ -33,7 +33,7 @@ from star.progress import Progress
 from star.resume import check_resumable, stored_config
 from star.tasks.base import Problem, Task
 from star.tasks.snapshot import dataset_snapshot
-from star.tracking.session import check_installed, tracking
+from star.tracking.session import check_installed, run_params, tracking
 
 ERROR_MAX_CHARS = 1000
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
@@ -164,7 +164,7 @@ def _drive(config: StarConfig, sessions: sessionmaker[Session], run_name: str, u
     with progress.spinner("starting generation workers (vLLM)"):
         workers = start_workers(config, base_model, task)
     try:
-        with tracking(config.tracking, run_name=run_name, storage=storage, params=config.model_dump(mode="json"),
+        with tracking(config.tracking, run_name=run_name, storage=storage, params=run_params(config, url),
                       warn=progress.console.print) as tracker:
             ctx = RunContext(config=config, task=task, sessions=sessions, run_name=run_name,
                              base_model=base_model, storage=storage, train=train, held_out=held_out,

@@ -6,11 +6,14 @@ import importlib.util
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from star.errors import ConfigError
 from star.tracking.base import NullTracker, SafeTracker, Tracker, flatten
 from star.tracking.config import TrackingConfig
+
+if TYPE_CHECKING:  # star.config imports this package's config module
+    from star.config import StarConfig
 
 # backend -> (module it imports, what to pip install)
 PACKAGES: dict[str, tuple[str, str]] = {
@@ -31,6 +34,13 @@ def check_installed(config: TrackingConfig) -> None:
             f"`pip install {package}` (or `pip install 'star[tracking]'` for every backend), "
             "or set tracking.backend: none"
         )
+
+
+def run_params(config: StarConfig, database_url: str) -> dict[str, Any]:
+    """The config as trackers log it: the store actually used, its password hidden."""
+    from db.urls import display_url
+
+    return {**config.model_dump(mode="json"), "database": display_url(database_url)}
 
 
 def _build(config: TrackingConfig, run_name: str, storage: Path) -> Tracker:

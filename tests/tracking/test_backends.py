@@ -52,6 +52,15 @@ def test_mlflow_relative_uris_become_absolute(tmp_path: Path, monkeypatch) -> No
     assert resolve_uri("http://127.0.0.1:5000", Path("x")) == "http://127.0.0.1:5000"
 
 
+def test_logged_params_name_the_store_used_without_its_password() -> None:
+    from star.config import load_config
+    from star.tracking.session import run_params
+
+    params = flatten(run_params(load_config(None), "postgresql+psycopg://star:s3cret@db.example:5432/star"))
+    assert params["database"] == "postgresql+psycopg://star:***@db.example:5432/star"
+    assert "s3cret" not in json.dumps(params) and params["sampling.temperature"] == "0.8"
+
+
 def test_a_tracker_that_cannot_open_warns_and_the_run_goes_on(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.delenv("MLFLOW_ALLOW_FILE_STORE", raising=False)  # MLflow 3 then refuses its file store
     warnings: list[str] = []
