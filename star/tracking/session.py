@@ -6,14 +6,12 @@ import importlib.util
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from star.config import StarConfig
 from star.errors import ConfigError
 from star.tracking.base import NullTracker, SafeTracker, Tracker, flatten
 from star.tracking.config import TrackingConfig
-
-if TYPE_CHECKING:  # star.config imports this package's config module
-    from star.config import StarConfig
 
 # backend -> (module it imports, what to pip install)
 PACKAGES: dict[str, tuple[str, str]] = {

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import json
-import struct
-from collections.abc import Iterator
+import sys
 from pathlib import Path
 
 import pytest
@@ -12,6 +11,9 @@ import pytest
 from star.tracking.base import SafeTracker, Tracker, flatten
 from star.tracking.config import MlflowConfig, TensorboardConfig, TrackingConfig
 from star.tracking.session import open_tracker
+
+sys.path.insert(0, str(Path(__file__).parent))
+import wandb_runs  # noqa: E402  (a helper next to this file, not a package module)
 
 
 def test_mlflow_logs_rounds_as_steps_and_a_resumed_run_continues_the_same_mlflow_run(tmp_path: Path) -> None:
@@ -137,48 +139,7 @@ def test_wandb_offline_writes_the_round_scalars_to_disk_without_network(tmp_path
     tracker.close()
 
     (run_file,) = tmp_path.glob("wandb/offline-run-*-r1/run-r1.wandb")
-    rows = [row for row in history(run_file) if "eval/accuracy" in row]
+    rows = [row for row in wandb_runs.history(run_file) if "eval/accuracy" in row]
     assert [(row["round"], row["eval/accuracy"]) for row in rows] == [(0, 0.25), (1, 0.5)]
-    assert "rounds" in config_keys(run_file)
+    assert "rounds" in wandb_runs.config_keys(run_file)
     assert report is not None and report.env["WANDB_MODE"] == "offline" and report.env["WANDB_RUN_GROUP"] == "r1"
-
-
-# Reading an offline W&B run file (`run-<id>.wandb`) back. It is a LevelDB-style log (wandb's own
-# format): a 7-byte header, then 32 KiB blocks of chunks, each with a 7-byte header (crc32, length,
-# type: 1 full, 2 first, 3 middle, 4 last); each whole record is a `wandb_internal_pb2.Record`.
-_BLOCK, _HEADER = 32768, 7
-
-
-def _chunks(data: bytes) -> Iterator[bytes]:
-    pos, record = _HEADER, b""
-    while pos + _HEADER <= len(data):
-        left = _BLOCK - pos % _BLOCK
-        _, length, kind = struct.unpack("<IHB", data[pos:pos + _HEADER])
-        if left < _HEADER or (length == 0 and kind == 0):  # block padding
-            pos += left
-            continue
-        record += data[pos + _HEADER:pos + _HEADER + length]
-        pos += _HEADER + length
-        if kind in (1, 4):
-            yield record
-            record = b""
-
-
-def _records(path: Path, kind: str) -> Iterator:
-    from wandb.proto import wandb_internal_pb2 as pb
-
-    for raw in _chunks(path.read_bytes()):
-        record = pb.Record()
-        record.ParseFromString(raw)
-        if record.WhichOneof("record_type") == kind:
-            yield getattr(record, kind)
-
-
-def history(path: Path) -> list[dict]:
-    """Every `run.log(...)` row of the run, in order."""
-    return [{item.key or "/".join(item.nested_key): json.loads(item.value_json) for item in row.item}
-            for row in _records(path, "history")]
-
-
-def config_keys(path: Path) -> set[str]:
-    return {item.key for config in _records(path, "config") for item in config.update}

@@ -1,0 +1,46 @@
+"""The trainer's own curves (TRL report_to) with real TRL on CPU, outside Ray: W&B offline.
+
+The trainer actor lives across rounds, so each round's training must land in its
+own W&B run and leave no settings behind.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+from star.tiny_model import TinyModelRecipe, init_random_model, seed_examples
+from star.tracking.config import TrackingConfig
+from star.tracking.session import open_tracker
+from star.training import TrainSpec, train_sft
+
+pytestmark = pytest.mark.slow
+
+sys.path.insert(0, str(Path(__file__).parent))
+import wandb_runs  # noqa: E402  (a helper next to this file, not a package module)
+
+
+def test_each_round_trains_into_its_own_offline_wandb_run_and_restores_the_environment(tmp_path: Path,
+                                                                                      monkeypatch) -> None:
+    for name in ("WANDB_API_KEY", "WANDB_MODE", "WANDB_PROJECT", "WANDB_DIR", "WANDB_RUN_GROUP"):
+        monkeypatch.delenv(name, raising=False)
+    recipe = TinyModelRecipe()
+    init_random_model(tmp_path / "init", recipe)
+    tracker = open_tracker(TrackingConfig(backend="wandb"), run_name="r1", storage=tmp_path, params={},
+                           warn=pytest.fail)
+    for index in (1, 2):
+        train_sft(TrainSpec(init_model=str(tmp_path / "init"), output_dir=str(tmp_path / f"round_{index}"),
+                            examples=seed_examples(recipe)[:32], max_steps=2, batch_size=8, learning_rate=1e-3,
+                            report=tracker.trainer_report(index)), progress=False)
+        assert "WANDB_RUN_GROUP" not in os.environ  # set only while training
+    tracker.close()
+
+    runs = {wandb_runs.run_name(path): path for path in tmp_path.glob("wandb/offline-run-*/run-*.wandb")}
+    assert set(runs) == {"r1", "r1-round-1-train", "r1-round-2-train"}
+    for index in (1, 2):
+        history = wandb_runs.history(runs[f"r1-round-{index}-train"])
+        losses = [row["train/loss"] for row in history if "train/loss" in row]
+        assert len(losses) == 2 and all(loss > 0 for loss in losses)
