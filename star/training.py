@@ -149,6 +149,10 @@ def build_trainer(spec: TrainSpec, output_dir: Path, *, progress: bool = True):
         processing_class=tokenizer,
         peft_config=_lora_config(spec),
     )
+    if spec.report:
+        from star.tracking.trainer_guard import guard_reporting
+
+        guard_reporting(trainer, spec.report.report_to)  # a tracking error must not fail the round
     if not progress:
         _quiet(trainer)
     return trainer

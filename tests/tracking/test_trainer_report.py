@@ -44,3 +44,18 @@ def test_each_round_trains_into_its_own_offline_wandb_run_and_restores_the_envir
         history = wandb_runs.history(runs[f"r1-round-{index}-train"])
         losses = [row["train/loss"] for row in history if "train/loss" in row]
         assert len(losses) == 2 and all(loss > 0 for loss in losses)
+
+
+def test_a_reporting_failure_inside_training_does_not_fail_the_round(tmp_path: Path, monkeypatch, capfd) -> None:
+    from star.training import TrainerReport
+
+    monkeypatch.delenv("MLFLOW_ALLOW_FILE_STORE", raising=False)  # MLflow 3 refuses a file store: a real failure
+    recipe = TinyModelRecipe()
+    init_random_model(tmp_path / "init", recipe)
+    report = TrainerReport(("mlflow",), run_name="r round 1 training",
+                           env={"MLFLOW_TRACKING_URI": (tmp_path / "mlruns").as_uri()})
+    result = train_sft(TrainSpec(init_model=str(tmp_path / "init"), output_dir=str(tmp_path / "round_1"),
+                                 examples=seed_examples(recipe)[:32], max_steps=2, batch_size=8,
+                                 learning_rate=1e-3, report=report), progress=False)
+    assert result.steps == 2 and Path(result.output_dir, "config.json").exists()
+    assert "training goes on without the trainer's curves" in capfd.readouterr().err
