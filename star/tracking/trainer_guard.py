@@ -21,6 +21,8 @@ class GuardedCallback:
         self.broken = False
 
     def __getattr__(self, name: str) -> Any:
+        if name in ("inner", "broken"):  # not set yet (a copy or unpickle): no recursion through self.inner
+            raise AttributeError(name)
         attribute = getattr(self.inner, name)
         if not name.startswith("on_") or not callable(attribute):
             return attribute
