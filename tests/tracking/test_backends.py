@@ -16,6 +16,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 import wandb_runs  # noqa: E402  (a helper next to this file, not a package module)
 
 
+@pytest.mark.slow  # creating an MLflow SQLite store runs its migrations: 15-30 s on two busy cores
 def test_mlflow_logs_rounds_as_steps_and_a_resumed_run_continues_the_same_mlflow_run(tmp_path: Path) -> None:
     from mlflow.tracking import MlflowClient
 
