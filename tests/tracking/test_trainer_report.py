@@ -59,3 +59,24 @@ def test_a_reporting_failure_inside_training_does_not_fail_the_round(tmp_path: P
                                  learning_rate=1e-3, report=report), progress=False)
     assert result.steps == 2 and Path(result.output_dir, "config.json").exists()
     assert "training goes on without the trainer's curves" in capfd.readouterr().err
+
+
+def test_the_trainer_gets_the_backend_callback_guarded_and_pointed_at_the_round_folder(tmp_path: Path) -> None:
+    from transformers.integrations import TensorBoardCallback
+
+    from star.tracking.trainer_guard import GuardedCallback
+    from star.training import TrainerReport, _report_env, build_trainer
+
+    recipe = TinyModelRecipe()
+    init_random_model(tmp_path / "init", recipe)
+    report = TrainerReport(("tensorboard",), run_name="round_1",
+                           env={"TENSORBOARD_LOGGING_DIR": str(tmp_path / "tb" / "train" / "round_1")})
+    spec = TrainSpec(init_model=str(tmp_path / "init"), output_dir=str(tmp_path / "out"),
+                     examples=seed_examples(recipe)[:8], max_steps=1, batch_size=8, report=report)
+    with _report_env(report):
+        trainer = build_trainer(spec, tmp_path / "out", progress=False)  # built, not trained
+    assert trainer.args.report_to == ["tensorboard"] and trainer.args.run_name == "round_1"
+    (guarded,) = [cb for cb in trainer.callback_handler.callbacks if isinstance(cb, GuardedCallback)]
+    assert isinstance(guarded.inner, TensorBoardCallback)
+    assert guarded.inner.logging_dir == str(tmp_path / "tb" / "train" / "round_1")
+    assert "TENSORBOARD_LOGGING_DIR" not in os.environ
