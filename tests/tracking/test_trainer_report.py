@@ -6,7 +6,9 @@ own W&B run and leave no settings behind.
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -31,12 +33,26 @@ def test_each_round_trains_into_its_own_offline_wandb_run_and_restores_the_envir
     init_random_model(tmp_path / "init", recipe)
     tracker = open_tracker(TrackingConfig(backend="wandb"), run_name="r1", storage=tmp_path, params={},
                            warn=pytest.fail)
-    for index in (1, 2):
-        train_sft(TrainSpec(init_model=str(tmp_path / "init"), output_dir=str(tmp_path / f"round_{index}"),
-                            examples=seed_examples(recipe)[:32], max_steps=2, batch_size=8, learning_rate=1e-3,
-                            report=tracker.trainer_report(index)), progress=False)
-        assert "WANDB_RUN_GROUP" not in os.environ  # set only while training
+    reports = {index: tracker.trainer_report(index) for index in (1, 2)}
     tracker.close()
+    # The trainer trains in its own process (the Ray actor): wandb keeps process-wide settings,
+    # so the driver's run must not share a process with it here either.
+    script = "\n".join([
+        "import json, os, sys",
+        "from star.tiny_model import TinyModelRecipe, seed_examples",
+        "from star.training import TrainSpec, TrainerReport, train_sft",
+        "root, reports = sys.argv[1], json.loads(sys.argv[2])",
+        "for index, (name, env) in sorted(reports.items()):",
+        "    train_sft(TrainSpec(init_model=root + '/init', output_dir=f'{root}/round_{index}',",
+        "              examples=seed_examples(TinyModelRecipe())[:32], max_steps=2, batch_size=8,",
+        "              learning_rate=1e-3, report=TrainerReport(('wandb',), run_name=name, env=env)), progress=False)",
+        "    assert 'WANDB_RUN_GROUP' not in os.environ  # set only while training",
+    ])
+    payload = json.dumps({i: [r.run_name, r.env] for i, r in reports.items()})
+    done = subprocess.run([sys.executable, "-c", script, str(tmp_path), payload], capture_output=True, text=True,
+                          timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "failed in" not in done.stderr  # no reporting callback was switched off
 
     runs = {wandb_runs.run_name(path): path for path in tmp_path.glob("wandb/offline-run-*/run-*.wandb")}
     assert set(runs) == {"r1", "r1-round-1-train", "r1-round-2-train"}
