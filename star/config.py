@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from star.errors import ConfigError
 from star.tasks.config import ArithmeticTaskConfig, TaskConfig
+from star.tracking.config import TrackingConfig
 
 TINY_MODEL = "tiny"
 
@@ -174,6 +175,7 @@ class StarConfig(_Section):
     store: StoreConfig = Field(default_factory=StoreConfig, description="Database connection and writes.")
     lease: LeaseConfig = Field(default_factory=LeaseConfig, description="One driver per run: the run lease.")
     recovery: RecoveryConfig = Field(default_factory=RecoveryConfig, description="Surviving worker failures inside a run.")
+    tracking: TrackingConfig = Field(default_factory=TrackingConfig, description="Optional experiment tracking.")
 
     @model_validator(mode="after")
     def _digits_in_order(self) -> "StarConfig":
@@ -242,7 +244,7 @@ def field_help(model: type[BaseModel] = StarConfig, prefix: str = "") -> list[tu
     rows = []
     for name, info in model.model_fields.items():
         annotation = info.annotation
-        if isinstance(annotation, type) and issubclass(annotation, _Section):
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):  # sections of other modules too
             rows += field_help(annotation, prefix + name + ".")
             continue
         default = "" if info.default_factory else repr(info.default)

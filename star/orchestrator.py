@@ -31,6 +31,8 @@ from star.recheck import call_checker, recheck_errors
 from star.recorder import AttemptRecorder
 from star.selection import Triplet, as_sft_rows, select_examples
 from star.tasks.base import Problem, Task
+from star.tracking.base import NullTracker, Tracker
+from star.tracking.rounds import log_round
 from star.train_retry import train_with_retry
 from star.training import TrainSpec, steps_for_round
 from star.verdicts import CHECK_ERRORS
@@ -55,6 +57,8 @@ class RunContext:
     clock: Callable[[], float] = field(default=time.perf_counter)
     # evaluation.verifier path -> scorer; injectable so tests of the strategies need no trained verifier.
     scorer_factory: Callable[[str], Scorer] = field(default=load_verifier)
+    # Optional experiment tracking (star/tracking): each finished round's metrics, the trainer's curves.
+    tracker: Tracker = field(default_factory=NullTracker)
 
 
 def run_rounds(ctx: RunContext) -> None:
@@ -141,6 +145,7 @@ def train_round(ctx: RunContext, index: int, model_in: str) -> tuple[str, int, i
         seed=ctx.config.seed + index, max_length=ctx.config.generators.max_model_len,
         bf16=train_in_bf16(ctx.config.generators.dtype, ctx.base_model, trainer_gpus=ctx.config.trainer.gpus,
                            tiny=ctx.config.model == TINY_MODEL),
+        report=ctx.tracker.trainer_report(index),
     )
     save_time = _phase_clock(ctx, index, "train")
     with ctx.progress.spinner(f"round {index}: training on {len(examples)} examples"):
@@ -287,3 +292,4 @@ def _finish_round(ctx: RunContext, index: int, *, model_in: str, model_out: str,
         check_errors = store.count_attempts_with_status(session, rnd.id, CHECK_ERRORS)
         store.update_round(session, rnd, status="done", model_in=model_in, model_out=model_out,
                            counts={**counts, "check_errors": check_errors})
+    log_round(ctx.tracker, ctx.sessions, ctx.run_name, index)

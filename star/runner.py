@@ -33,6 +33,7 @@ from star.progress import Progress
 from star.resume import check_resumable, stored_config
 from star.tasks.base import Problem, Task
 from star.tasks.snapshot import dataset_snapshot
+from star.tracking.session import check_installed, run_params, tracking
 
 ERROR_MAX_CHARS = 1000
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
@@ -106,6 +107,7 @@ def run_star(config: StarConfig, *, console: Console | None = None, skip_invalid
     """Run (or resume) `config.run_name`; returns the run name."""
     # Wide enough for the round table even when stdout is a file or a pipe.
     console = console or Console(width=None if sys.stdout.isatty() else 200)
+    check_installed(config.tracking)  # a missing tracker package fails before any work
     progress = Progress(Console(stderr=True), enabled=show_progress)
     run_name = config.run_name or default_run_name()
     url = config.database or default_database_url()
@@ -162,10 +164,12 @@ def _drive(config: StarConfig, sessions: sessionmaker[Session], run_name: str, u
     with progress.spinner("starting generation workers (vLLM)"):
         workers = start_workers(config, base_model, task)
     try:
-        ctx = RunContext(config=config, task=task, sessions=sessions, run_name=run_name,
-                         base_model=base_model, storage=storage, train=train, held_out=held_out,
-                         workers=workers, progress=progress)
-        run_rounds(ctx)
+        with tracking(config.tracking, run_name=run_name, storage=storage, params=run_params(config, url),
+                      warn=progress.console.print) as tracker:
+            ctx = RunContext(config=config, task=task, sessions=sessions, run_name=run_name,
+                             base_model=base_model, storage=storage, train=train, held_out=held_out,
+                             workers=workers, progress=progress, tracker=tracker)
+            run_rounds(ctx)
     finally:
         try:
             stop_workers(workers)

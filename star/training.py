@@ -9,9 +9,22 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+
+@dataclass(frozen=True)
+class TrainerReport:
+    """Where the trainer sends its own loss / learning-rate curves (TRL's `report_to`); set by star.tracking."""
+
+    report_to: tuple[str, ...]
+    run_name: str
+    #: read by the backend's HF callback (MLFLOW_TRACKING_URI, TENSORBOARD_LOGGING_DIR, WANDB_MODE, ...);
+    #: set only while this job trains, so the long-lived trainer actor keeps no round's settings
+    env: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -36,6 +49,8 @@ class TrainSpec:
     num_threads: int | None = None
     #: bfloat16 autocast over float32 master weights (CPU: where the CPU computes bf16 natively)
     bf16: bool = False
+    #: None: the trainer reports nowhere (report_to="none")
+    report: TrainerReport | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -62,8 +77,12 @@ def train_sft(spec: TrainSpec, *, progress: bool = True) -> TrainResult:
     """
     final_dir = Path(spec.output_dir)
     tmp_dir = final_dir.with_name(final_dir.name + ".partial")
-    trainer = build_trainer(spec, tmp_dir, progress=progress)
-    output = trainer.train()
+    with _report_env(spec.report):  # the HF callbacks read it when built and when training starts
+        trainer = build_trainer(spec, tmp_dir, progress=progress)
+        try:
+            output = trainer.train()
+        finally:
+            _end_report_run(spec.report)
     trained = trainer.model
     if spec.lora_rank:
         trained = trained.merge_and_unload()  # vLLM loads plain weights
@@ -102,7 +121,7 @@ def build_trainer(spec: TrainSpec, output_dir: Path, *, progress: bool = True):
         seed=spec.seed,
         max_length=spec.max_length,
         completion_only_loss=True,
-        **local_run_args(bf16=spec.bf16, max_steps=spec.max_steps, progress=progress),
+        **local_run_args(bf16=spec.bf16, max_steps=spec.max_steps, progress=progress) | _report_args(spec.report),
         eos_token=tokenizer.eos_token,
         **spec.extra,
     )
@@ -113,6 +132,10 @@ def build_trainer(spec: TrainSpec, output_dir: Path, *, progress: bool = True):
         processing_class=tokenizer,
         peft_config=_lora_config(spec),
     )
+    if spec.report:
+        from star.tracking.trainer_guard import guard_reporting
+
+        guard_reporting(trainer, spec.report.report_to)  # a tracking error must not fail the round
     if not progress:
         _quiet(trainer)
     return trainer
@@ -148,6 +171,38 @@ def local_run_args(*, bf16: bool, max_steps: int | None, progress: bool) -> dict
         "disable_tqdm": not progress,
         "dataloader_num_workers": 0,
     }
+
+
+def _report_args(report: TrainerReport | None) -> dict[str, Any]:
+    """Where the trainer's own curves go (tracking on), else nowhere."""
+    if report is None:
+        return {"report_to": "none"}
+    return {"report_to": list(report.report_to), "run_name": report.run_name}
+
+
+@contextmanager
+def _report_env(report: TrainerReport | None) -> Iterator[None]:
+    """`report.env` in os.environ for the duration, then the earlier values back."""
+    env = report.env if report else {}
+    earlier = {key: os.environ.get(key) for key in env}
+    os.environ.update(env)
+    try:
+        yield
+    finally:
+        for key, value in earlier.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def _end_report_run(report: TrainerReport | None) -> None:
+    """transformers ends its MLflow run when training ends but leaves a W&B run open; the trainer
+    actor lives on, so the next round's curves would land in this round's run."""
+    if report is not None and "wandb" in report.report_to:
+        import wandb
+
+        wandb.finish()
 
 
 def _keep_declared_dtype(init_model: str, saved: Path) -> None:
