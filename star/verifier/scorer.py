@@ -3,8 +3,12 @@
     from star.verifier import VerifierScorer
     scores = VerifierScorer(path).score(prompts, completions)  # higher = more likely correct
 
-The score is DPO's implicit reward, beta * (log pi(y|x) - log pi_ref(y|x)),
-summed over the completion's tokens and the end-of-sequence token, tokenized
+The score is sigmoid(r), r = beta * (log pi(y|x) - log pi_ref(y|x)) being DPO's
+implicit reward summed over the completion's tokens and the end-of-sequence
+token. The sigmoid keeps the order of r (best-of-N is unchanged) and makes the
+score a positive weight in (0, 1), which weighted best-of-N sums per answer;
+DPO's own Bradley-Terry model reads it as the odds against a zero-reward
+rationale. Tokenized
 the way TRL's DPOTrainer tokenized the training pairs (prompt, then prompt +
 completion + EOS; the completion starts where the two diverge).
 """
@@ -12,6 +16,7 @@ completion + EOS; the completion starts where the two diverge).
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -81,7 +86,7 @@ class VerifierScorer:
             ratio = _token_logps(self.model, input_ids, attention) - _token_logps(self.reference, input_ids, attention)
         # Position t of the log-probs predicts token t+1.
         ratio = (ratio * scored[:, 1:]).sum(dim=1)
-        return [self.beta * float(value) for value in ratio]
+        return [_sigmoid(self.beta * float(value)) for value in ratio]
 
 
 def _token_logps(model: Any, input_ids: Any, attention: Any) -> Any:
@@ -117,3 +122,11 @@ def _read_manifest(path: Path, expected_format: int) -> dict[str, Any]:
         raise StarError(f"{path} describes a verifier this star cannot read ({manifest.get('format')!r}, "
                         f"{manifest.get('method')!r}); train it again with this version")
     return manifest
+
+
+def _sigmoid(reward: float) -> float:
+    """1 / (1 + e^-reward), without overflow for large |reward|."""
+    if reward >= 0:
+        return 1.0 / (1.0 + math.exp(-reward))
+    odds = math.exp(reward)
+    return odds / (1.0 + odds)

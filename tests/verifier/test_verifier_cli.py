@@ -77,6 +77,7 @@ def test_train_records_a_verifier_with_its_lineage(tmp_path: Path, tiny_model: P
     prompts, texts = [r["prompt"] for r in rows] * 2, [r["chosen"] for r in rows] + [r["rejected"] for r in rows]
     scores = scorer.score(prompts, texts)
     assert len(scores) == 8 and len(set(scores)) > 1
+    assert all(0.0 <= s <= 1.0 for s in scores)  # weighted best-of-N sums them as weights
     assert VerifierScorer(str(out), batch_size=3).score(prompts[::-1], texts[::-1]) == pytest.approx(scores[::-1])
 
     # Training again into the same folder is refused before any work.
