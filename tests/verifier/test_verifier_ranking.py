@@ -1,6 +1,6 @@
 """A verifier DPO-trained on the tiny model ranks unseen correct rationales above incorrect ones.
 
-Training and held-out pairs are arithmetic scratchpads in the task's format
+Training (384) and held-out (60) pairs are arithmetic scratchpads in the task's format
 (tests/verifier/conftest.py): the right one, and one with a single slip (a
 digit sum off by one or a dropped carry) that the following lines carry on
 from, as a model's mistakes do. Held-out problems share no operands with the
@@ -29,13 +29,13 @@ def _accuracy(scorer: VerifierScorer, rows: list[dict[str, Any]]) -> float:
 @pytest.mark.slow
 def test_trained_verifier_prefers_held_out_correct_rationales(tmp_path: Path, tiny_model: Path,
                                                                one_thread: None, arithmetic_pairs: Any) -> None:
-    train = arithmetic_pairs(11, 48)
+    train = arithmetic_pairs(11, 384)
     held_out = arithmetic_pairs(12, 60, exclude={r["operands"] for r in train})
     rows = [{key: r[key] for key in ("prompt", "chosen", "rejected")} for r in train]
     spec = VerifierSpec(init_model=str(tiny_model), output_dir=str(tmp_path / "verifier"), pairs=rows,
-                        settings=DpoSettings(steps=40, batch_size=8, learning_rate=3e-4, seed=0))
+                        settings=DpoSettings(steps=96, batch_size=16, learning_rate=3e-4, seed=0))
     result = train_verifier(spec, progress=False)
-    assert result.steps == 40 and result.pairs == 48
+    assert result.steps == 96 and result.pairs == 384
 
     scorer = VerifierScorer(result.output_dir)
     trained = _accuracy(scorer, held_out)
