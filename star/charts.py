@@ -52,11 +52,14 @@ def plot_curves(
     scale = 100.0 if as_percent else 1.0
     with _figure(out_path, title) as ax:
         for label, series in lines.items():
-            ys = [v * scale if v is not None else None for v in series]
+            # Rounds without a value (e.g. `star eval` of rounds 0 and 3 only) are skipped, not
+            # left as gaps: the line joins the rounds that were measured.
+            measured = [(r, v * scale) for r, v in zip(rounds, series) if v is not None]
+            xs, ys = [r for r, _ in measured], [v for _, v in measured]
             if label == bold:
-                ax.plot(rounds, ys, marker="o", linewidth=3, color="black", label=label, zorder=3)
+                ax.plot(xs, ys, marker="o", linewidth=3, color="black", label=label, zorder=3)
             else:
-                ax.plot(rounds, ys, marker=".", alpha=0.75, label=label)
+                ax.plot(xs, ys, marker=".", alpha=0.75, label=label)
         ax.set_xlabel("round (0 = starting model)")
         ax.set_ylabel(f"{ylabel} (%)" if as_percent else ylabel)
         ax.set_xticks(list(rounds))
