@@ -121,7 +121,7 @@ class HookedProgress(Progress):
 def start_run(config: StarConfig, progress: Progress) -> RunContext:
     """What `star run` sets up (store, problems, real workers), keeping the context for the test."""
     from star.cluster import init_ray, start_workers
-    from star.runner import _store_problems
+    from star.runner import store_problems
 
     sessions = session_factory(open_store(config.database))
     task = build_task(config.task)
@@ -129,8 +129,8 @@ def start_run(config: StarConfig, progress: Progress) -> RunContext:
         run = store.get_or_create_run(session, config.run_name, config=config.model_dump(mode="json"),
                                       base_model=config.model)
         store.set_run_status(session, run, "running")
-        train = _store_problems(session, task, "train", task.train_problems())
-        held_out = _store_problems(session, task, "eval", task.eval_problems())
+        train = store_problems(session, task, "train", task.train_problems())
+        held_out = store_problems(session, task, "eval", task.eval_problems())
     init_ray(config)  # a no-op when the test is already connected
     workers = start_workers(config, config.model, task)
     return RunContext(config=config, task=task, sessions=sessions, run_name=config.run_name,
