@@ -166,8 +166,11 @@ def assert_exact_counts(ctx) -> None:
         failed = session.scalar(select(func.count(func.distinct(Attempt.problem_id))).where(
             Attempt.round_id == rounds[1].id, Attempt.kind == "direct")) - rounds[1].accepted_direct
         assert n.get("rationalized", 0) == HINTED * failed
-        round0_eval = session.scalar(select(func.count()).select_from(Attempt).where(Attempt.round_id == rounds[0].id))
-        assert round0_eval == n_eval
+        round0 = dict(session.execute(select(Attempt.kind, func.count()).where(Attempt.round_id == rounds[0].id)
+                                      .group_by(Attempt.kind)).all())
+        samples = ctx.config.evaluation.samples
+        assert round0 == {"eval": n_eval, **({"eval_sample": n_eval * samples} if samples else {})}
+        assert n.get("eval_sample", 0) == n_eval * samples
         assert session.scalar(select(func.count()).select_from(Model)) == 1
 
 
