@@ -38,7 +38,9 @@ class VerifierScorer:
         self.max_length = int(manifest["max_length"]) if manifest.get("max_length") else None
         self.batch_size = batch_size
         self.tokenizer = AutoTokenizer.from_pretrained(str(folder))
-        load = {"dtype": torch.float32}
+        # A verifier folder is a file the user hands us: safetensors only (never a pickled .bin),
+        # and no model code from the folder (trust_remote_code stays off).
+        load = {"dtype": torch.float32, "use_safetensors": True, "trust_remote_code": False}
         self.model = AutoModelForCausalLM.from_pretrained(str(folder), **load).eval()
         self.reference = AutoModelForCausalLM.from_pretrained(str(folder / manifest["reference"]), **load).eval()
         pad = self.tokenizer.pad_token_id

@@ -97,13 +97,13 @@ def test_a_model_too_big_to_travel_says_to_use_storage_or_the_hub(tmp_path: Path
 
 
 def test_a_model_under_storage_is_left_for_the_cluster(tmp_path: Path) -> None:
-    shared = tmp_path / "shared"
-    (shared / "models" / "m").mkdir(parents=True)
-    config = load_config(None, {"model": str(shared / "models" / "m"), "storage": str(shared)})
+    cluster_fs = tmp_path / "cluster-fs"
+    (cluster_fs / "models" / "m").mkdir(parents=True)
+    config = load_config(None, {"model": str(cluster_fs / "models" / "m"), "storage": str(cluster_fs)})
     staging = tmp_path / "staging"
     staging.mkdir()
     staged = stage_job(config, staging)
-    assert staged.raw_config["model"] == str(shared / "models" / "m") and staged.copied == {}
+    assert staged.raw_config["model"] == str(cluster_fs / "models" / "m") and staged.copied == {}
 
 
 def test_job_env_forwards_star_settings_and_the_hub_token_but_no_local_paths() -> None:
