@@ -36,6 +36,7 @@ from star.verdicts import CheckItem, ScoredItem
 
 IN_FLIGHT_PER_GENERATOR = 2
 REPROBE_SECONDS = 1.0  # a dead actor answers a probe at once; do not spin on it
+SETTLE_SECONDS = 10.0  # how long a lost worker's calls get to report a result or an error
 
 
 class PhaseFailed(StarError):
@@ -215,7 +216,11 @@ class _Phase:
         pending = [ref for ref in lane.refs if ref in self.generating]
         lane.refs.clear()
         # Batches it finished before dying still count (their results may not have been
-        # handled yet); the first one that did not finish is the one it died on.
+        # handled yet); the first one that did not finish is the one it died on. A finished
+        # batch's reply and the news of the death travel separately, so under load the death
+        # can arrive first: let every call of the dead worker resolve (each does, with its
+        # result or an error) before deciding which one to charge.
+        ray.wait(pending, num_returns=len(pending), timeout=SETTLE_SECONDS)
         while pending and self._finished(pending[0]):
             ref = pending.pop(0)
             self._accept(self.generating.pop(ref)[1], ray.get(ref))
