@@ -85,6 +85,8 @@ class VllmEngine:
             # seeds reproducible whatever the batch composition.
             kwargs["enable_chunked_prefill"] = False
             kwargs["max_num_batched_tokens"] = max(spec.max_model_len, 4096)
+            # A reload leaves a tied output head's CPU kernel stale (star/vllm_extension.py).
+            kwargs["worker_extension_cls"] = "star.vllm_extension.StarWorkerExtension"
         self.llm = LLM(
             model=spec.model, dtype=spec.dtype, max_model_len=spec.max_model_len,
             tensor_parallel_size=spec.tensor_parallel_size,
@@ -98,6 +100,8 @@ class VllmEngine:
         if path == self.model_path:
             return
         self.llm.collective_rpc("reload_weights", kwargs={"weights_path": path})
+        if self.spec.on_cpu:
+            self.llm.collective_rpc("refresh_cpu_kernels")
         # Cached prefixes were computed with the old weights.
         self.llm.reset_prefix_cache()
         self.model_path = path
