@@ -12,10 +12,12 @@ import _thread
 import json
 import os
 import signal
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
+from typing import NoReturn
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -105,3 +107,23 @@ def sigterm_exits() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def exit_as_stopped() -> NoReturn:
+    """Leave as a SIGTERM'd process does (status 143), once the run is recorded as stopped.
+
+    Left to the interpreter's atexit hooks, the Ray teardown can race Ray's own
+    background threads, and Ray's core worker then quick-exits with status 1 (seen
+    on a loaded CI machine; ray PR #19115 describes the race), so a clean stop looked
+    like a crash to whatever supervises the driver. Shutting Ray down here, while
+    nothing else runs, and leaving with os._exit makes the status deterministic.
+    """
+    try:
+        import ray
+
+        if ray.is_initialized():
+            ray.shutdown()  # also stops the local Ray this driver started, if it started one
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(SIGTERM_EXIT)

@@ -48,9 +48,15 @@ def run_command(config_path: Path | None, rounds: int | None, run_name: str | No
     else:
         config = load_config(config_path, overrides)  # fails here, before any work, on a bad value
 
+    from star.lifecycle import SIGTERM_EXIT, exit_as_stopped
     from star.runner import run_star
 
-    run_star(config, skip_invalid=skip_invalid, show_progress=not quiet, force=force)
+    try:
+        run_star(config, skip_invalid=skip_invalid, show_progress=not quiet, force=force)
+    except SystemExit as stop:
+        if stop.code == SIGTERM_EXIT:  # stopped and recorded; leave with the status a supervisor expects
+            exit_as_stopped()
+        raise
 
 
 @click.command("config-help")
