@@ -5,10 +5,11 @@ from __future__ import annotations
 import os
 import signal
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from star.config import StarConfig
 from star.generation import EngineSpec
+from star.placement import generator_options, remove_groups, reserve_engine_groups
 from star.tasks.base import Task
 
 
@@ -17,6 +18,8 @@ class Workers:
     generators: list
     checker: object
     trainer: object
+    #: one placement group per tensor-parallel engine (star/placement.py); removed by stop_workers
+    placement_groups: list = field(default_factory=list)
 
 
 def init_ray(config: StarConfig) -> None:
@@ -73,36 +76,53 @@ def start_workers(config: StarConfig, model_path: str, task: Task) -> Workers:
 
     spec = engine_spec(config, model_path)
     restart = {"max_restarts": config.recovery.max_restarts, "max_task_retries": 0}
-    generators = []
-    for _ in range(config.generators.count):
-        options = _generator_options(config.generators.gpus_per_generator, config.generators.resources)
-        generators.append(GeneratorActor.options(**options, **restart).remote(spec))
-    checker = CheckerActor.options(num_cpus=0, **restart).remote(
-        config.checker.workers, config.checker.timeout, task, config.accept
-    )
-    trainer = TrainerActor.options(num_cpus=0 if config.trainer.gpus == 0 else config.trainer.cpus,
-                                   num_gpus=config.trainer.gpus, **restart).remote()
-    import ray
+    workers = Workers(generators=[], checker=None, trainer=None)
+    try:
+        workers.placement_groups = _engine_groups(config)
+        for index in range(config.generators.count):
+            group = workers.placement_groups[index] if workers.placement_groups else None
+            options = generator_options(config.generators.gpus_per_generator, config.generators.resources, group)
+            workers.generators.append(GeneratorActor.options(**options, **restart).remote(spec))
+        workers.checker = CheckerActor.options(num_cpus=0, **restart).remote(
+            config.checker.workers, config.checker.timeout, task, config.accept
+        )
+        workers.trainer = TrainerActor.options(num_cpus=0 if config.trainer.gpus == 0 else config.trainer.cpus,
+                                               num_gpus=config.trainer.gpus, **restart).remote()
+        import ray
 
-    ray.get([g.ready.remote() for g in generators])
-    return Workers(generators=generators, checker=checker, trainer=trainer)
+        ray.get([g.ready.remote() for g in workers.generators])
+    except BaseException:
+        _stop_after_failure(workers)
+        raise
+    return workers
 
 
-def _generator_options(gpus: int, resources: dict[str, float] | None = None) -> dict:
-    """One GPU: a plain num_gpus request. Tensor parallel: vLLM places its own Ray workers
-    in a placement group, so the actor itself reserves no GPU. Custom resources pin
-    engines to labelled nodes (a restarted engine goes to a node that has them)."""
-    extra = {"resources": dict(resources)} if resources else {}
-    if gpus == 0:
-        return {"num_cpus": 0, **extra}
-    if gpus == 1:
-        return {"num_gpus": 1, "num_cpus": 1, **extra}
-    return {"num_cpus": 1, **extra}
+def _engine_groups(config: StarConfig) -> list:
+    """Tensor-parallel engines' placement groups, ready; none for CPU or one-GPU engines."""
+    gen = config.generators
+    if gen.gpus_per_generator < 2:
+        return []
+    return reserve_engine_groups(gen.count, gen.gpus_per_generator, gen.resources, gen.placement_timeout)
+
+
+def _stop_after_failure(workers: Workers) -> None:
+    """No engine, GPU or placement group outlives a failed start; a cleanup error must
+    not replace the start's own error."""
+    try:
+        stop_workers(workers)
+    except Exception:  # noqa: BLE001 - the start's error is the one to report
+        pass
 
 
 def stop_workers(workers: Workers) -> None:
-    """Free the engines' memory now rather than when Ray collects the handles."""
+    """Free the engines' memory and GPUs now rather than when Ray collects the handles or
+    the job ends (a placement group holds its GPUs until it is removed)."""
     import ray
 
-    for actor in [*workers.generators, workers.checker, workers.trainer]:
-        ray.kill(actor, no_restart=True)  # restartable actors must not come back after the run
+    try:
+        for actor in [*workers.generators, workers.checker, workers.trainer]:
+            if actor is not None:
+                ray.kill(actor, no_restart=True)  # restartable actors must not come back after the run
+    finally:
+        remove_groups(workers.placement_groups)
+        workers.placement_groups = []

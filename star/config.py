@@ -97,6 +97,11 @@ class GeneratorsConfig(_Section):
         default_factory=dict,
         description="Custom Ray resources each generator asks for, e.g. {gen_node: 1} to place engines on labelled nodes.",
     )
+    placement_timeout: float = Field(
+        600.0, gt=0.0, le=86400.0,
+        description="Seconds to wait for the GPUs of tensor-parallel engines (one placement group each, all GPUs "
+                    "on one node) before the run fails; allow for an autoscaler starting a GPU node.",
+    )
 
 
 class TrainerConfig(_Section):

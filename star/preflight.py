@@ -7,6 +7,9 @@
 - A cluster of several nodes needs a store every node can reach: not SQLite.
 - The checkpoint folder must be the same folder on every node (a shared mount),
   or the next round's generators cannot load the checkpoint the trainer wrote.
+- Every GPU request must fit on one alive node: a tensor-parallel engine's GPUs
+  (star/placement.py) and the trainer's. Otherwise its placement group or actor
+  would wait for a node that does not exist.
 """
 
 from __future__ import annotations
@@ -14,11 +17,15 @@ from __future__ import annotations
 import os
 import secrets
 import socket
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from star.errors import StarError
+
+if TYPE_CHECKING:
+    from star.config import GeneratorsConfig, TrainerConfig
 
 PROBE_CONNECT_TIMEOUT_S = 3.0
 PROBE_TASK_TIMEOUT_S = 120.0
@@ -195,3 +202,34 @@ def read_probe(path: str) -> tuple[str | None, str]:
         return Path(path).read_text(), ""
     except OSError as exc:
         return None, f"cannot read {path} ({exc.strerror or exc})"
+
+
+# --- GPUs -----------------------------------------------------------------------------
+
+
+def check_gpu_requests(generators: GeneratorsConfig, trainer: TrainerConfig,
+                       ray_nodes: Sequence[Mapping]) -> None:
+    """Each engine's and the trainer's GPUs must fit on one alive node (`ray_nodes`: as
+    `ray.nodes()` returns them). Totals, not free GPUs: busy GPUs free up, and the
+    placement group's ready timeout covers that."""
+    alive = [dict(n.get("Resources") or {}) for n in ray_nodes if n.get("Alive")]
+    _check_fits("generators.gpus_per_generator", generators.gpus_per_generator, generators.resources, alive,
+                "one engine's GPUs (tensor parallel)")
+    _check_fits("trainer.gpus", trainer.gpus, {}, alive, "the trainer actor's GPUs")
+
+
+def _check_fits(field: str, gpus: int, resources: Mapping[str, float], alive: list[dict], what: str) -> None:
+    if gpus == 0:
+        return
+    largest = max((node.get("GPU", 0.0) for node in alive), default=0.0)
+    fix = (f"lower {field} to {int(largest)} or less, or add a node with {gpus} GPUs (an autoscaling cluster "
+           "must keep one up: min_workers >= 1)") if largest else f"add a node with {gpus} GPUs or set {field} to 0"
+    if largest < gpus:
+        raise ClusterError(f"{field} is {gpus}: {what} must be on one node, but the largest alive Ray node has "
+                           f"{largest:g} GPUs; {fix}")
+    fitting = [node for node in alive if node.get("GPU", 0.0) >= gpus
+               and all(node.get(name, 0.0) >= amount for name, amount in resources.items())]
+    if not fitting:
+        raise ClusterError(f"{field} is {gpus} and generators.resources is {dict(resources)}, but no alive Ray node "
+                           f"has both {gpus} GPUs and those resources; start a node with both, or change "
+                           "generators.resources")

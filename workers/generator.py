@@ -7,6 +7,7 @@ import os
 import ray
 
 from star.generation import Completion, EngineSpec, GenRequest
+from star.placement import prepare_engine_env
 
 
 @ray.remote
@@ -21,6 +22,8 @@ class GeneratorActor:
     def __init__(self, spec: EngineSpec) -> None:
         # Worker logs reach the driver (log_to_driver); vLLM's INFO lines would drown them.
         os.environ.setdefault("VLLM_LOGGING_LEVEL", "WARNING")
+        # Tensor parallel: vLLM's workers go into this actor's placement group (star/placement.py).
+        prepare_engine_env(spec.tensor_parallel_size, spec.on_cpu)
         from star.generation import VllmEngine  # heavy import stays inside the actor
 
         self.engine = VllmEngine(spec)
