@@ -80,3 +80,12 @@ def test_checkpoint_is_saved_in_the_dtype_the_base_declares(tmp_path: Path, decl
         dtypes = {weights.get_slice(name).get_dtype() for name in weights.keys()}
     assert dtypes == {stored}
     assert json.loads((Path(result.output_dir) / "config.json").read_text())["dtype"] == declared
+
+
+def test_memory_settings_may_change_on_resume_but_max_length_may_not() -> None:
+    from star.resume import result_differences
+
+    base = load_config(None)
+    lower = load_config(None, {"training.micro_batch_size": 2, "training.gradient_checkpointing": True})
+    assert result_differences(base, lower) == []
+    assert result_differences(base, load_config(None, {"training.max_length": 256})) == ["training.max_length"]
