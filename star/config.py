@@ -49,7 +49,16 @@ class TrainingConfig(_Section):
     method: Literal["full", "lora"] = Field("full", description="Full fine-tune or LoRA (merged before serving).")
     lora_rank: int = Field(16, ge=1, le=1024, description="LoRA rank when method is lora.")
     learning_rate: float = Field(1e-5, gt=0.0, lt=1.0, description="Peak learning rate.")
-    batch_size: int = Field(8, ge=1, le=4096, description="Examples per optimizer step.")
+    batch_size: int = Field(8, ge=1, le=4096, description="Examples per optimizer step (whatever the GPU count).")
+    micro_batch_size: int | None = Field(None, ge=1, le=4096, description=(
+        "Examples per forward/backward pass; batch_size / micro_batch_size passes are accumulated into one "
+        "step. Lower it when training runs out of memory (None: batch_size, no accumulation)."))
+    max_length: int | None = Field(None, ge=16, description=(
+        "Longest training example in tokens (prompt + completion); longer ones are cut at the end, losing "
+        "their answer, and counted in the round's log (None: generators.max_model_len)."))
+    gradient_checkpointing: bool | None = Field(None, description=(
+        "Recompute activations in the backward pass: less memory, about a third more compute "
+        "(None: on when the trainer has a GPU, off on CPU)."))
     base_steps: int = Field(40, ge=1, description="Steps in round 1 (paper: 40).")
     step_growth: float = Field(1.2, ge=1.0, le=10.0, description="Step budget multiplier per round (paper: 1.2).")
     epochs: float | None = Field(None, gt=0.0, description="Train for this many epochs instead of the step budget.")
@@ -59,6 +68,16 @@ class TrainingConfig(_Section):
     lr_schedule: Literal["linear", "cosine", "constant"] = Field(
         "linear", description="Learning-rate schedule after warm-up; decaying ones end on a steadier model."
     )
+
+    @model_validator(mode="after")
+    def _batch_divides(self) -> "TrainingConfig":
+        micro = self.micro_batch_size
+        if micro is not None and self.batch_size % micro:
+            raise ValueError(
+                f"training.batch_size ({self.batch_size}) must be a multiple of training.micro_batch_size "
+                f"({micro}); set batch_size to {max(micro, self.batch_size // micro * micro)} or pick a "
+                "micro_batch_size that divides it")
+        return self
 
 
 class EvaluationConfig(_Section):

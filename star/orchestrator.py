@@ -139,10 +139,11 @@ def train_round(ctx: RunContext, index: int, model_in: str) -> tuple[str, int, i
     out_dir = ctx.storage / ctx.run_name / f"round_{index}"
     spec = TrainSpec(
         init_model=init, output_dir=str(out_dir), examples=as_sft_rows(examples, ctx.task), max_steps=steps,
-        epochs=cfg.epochs, batch_size=cfg.batch_size, learning_rate=cfg.learning_rate,
+        epochs=cfg.epochs, batch_size=cfg.batch_size, micro_batch_size=cfg.micro_batch_size,
+        learning_rate=cfg.learning_rate, gradient_checkpointing=cfg.gradient_checkpointing,
         warmup_ratio=cfg.warmup_ratio, lr_schedule=cfg.lr_schedule,
         lora_rank=cfg.lora_rank if cfg.method == "lora" else None,
-        seed=ctx.config.seed + index, max_length=ctx.config.generators.max_model_len,
+        seed=ctx.config.seed + index, max_length=training_max_length(ctx.config),
         bf16=train_in_bf16(ctx.config.generators.dtype, ctx.base_model, trainer_gpus=ctx.config.trainer.gpus,
                            tiny=ctx.config.model == TINY_MODEL),
         report=ctx.tracker.trainer_report(index),
@@ -152,13 +153,22 @@ def train_round(ctx: RunContext, index: int, model_in: str) -> tuple[str, int, i
         result = train_with_retry(ctx.workers.trainer, spec, round_index=index, log=ctx.progress.log,
                                   restart_timeout=ctx.config.recovery.restart_timeout)
     save_time()
+    if result.truncated:
+        ctx.progress.log(f"round {index}: {result.truncated} of {result.examples} training examples exceed "
+                         f"{spec.max_length} tokens and were cut at the end (their answers may be lost); "
+                         "raise training.max_length")
     with ctx.sessions() as session, session.begin():
         store.record_model(
             session, run=store.get_run(session, ctx.run_name), round_index=index, path=result.output_dir,
             parent=model_in, base=ctx.base_model, train_examples=result.examples, steps=result.steps,
-            metrics={"final_loss": result.final_loss, "init": init},
+            metrics={"final_loss": result.final_loss, "init": init, "truncated": result.truncated},
         )
     return result.output_dir, result.examples, result.steps
+
+
+def training_max_length(config: StarConfig) -> int:
+    """training.max_length, else the engine's context (no generated example is longer)."""
+    return config.training.max_length or config.generators.max_model_len
 
 
 def evaluate_round(ctx: RunContext, index: int, model: str) -> float:

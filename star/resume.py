@@ -24,6 +24,11 @@ RESULT_FIELDS: tuple[str, ...] = (
     "generators.max_model_len",  # truncates long prompts + rationales
 )
 
+# Inside a result prefix, but only trade memory for time: the same examples per optimizer step
+# (micro-batches are accumulated) and the same gradients (checkpointing recomputes activations).
+# A resumed run that ran out of GPU memory may lower them.
+MEMORY_FIELDS: tuple[str, ...] = ("training.micro_batch_size", "training.gradient_checkpointing")
+
 
 def stored_config(raw: dict[str, Any], run_name: str) -> StarConfig:
     """The config a run was created with, validated like a config file."""
@@ -54,6 +59,8 @@ _ABSENT = object()
 
 
 def _is_result_field(dotted: str) -> bool:
+    if dotted in MEMORY_FIELDS:
+        return False
     return any(dotted == p or dotted.startswith(p + ".") for p in RESULT_FIELDS)
 
 

@@ -37,7 +37,10 @@ class TrainSpec:
     examples: list[dict[str, Any]]
     max_steps: int | None = None
     epochs: float | None = None
+    #: examples per optimizer step, whatever the number of devices
     batch_size: int = 8
+    #: examples per forward/backward pass on one device (None: batch_size); the rest is accumulation
+    micro_batch_size: int | None = None
     learning_rate: float = 1e-5
     lr_schedule: str = "linear"
     warmup_ratio: float = 0.0
@@ -47,6 +50,8 @@ class TrainSpec:
     seed: int = 0
     max_length: int = 1024
     num_threads: int | None = None
+    #: None: on when this process has a GPU (activations dominate its memory), off on CPU
+    gradient_checkpointing: bool | None = None
     #: bfloat16 autocast over float32 master weights (CPU: where the CPU computes bf16 natively)
     bf16: bool = False
     #: None: the trainer reports nowhere (report_to="none")
@@ -60,6 +65,8 @@ class TrainResult:
     steps: int
     examples: int
     final_loss: float | None
+    #: examples longer than max_length, cut at the end (their answer may be lost)
+    truncated: int = 0
 
 
 def steps_for_round(round_index: int, base_steps: int = 40, growth: float = 1.2) -> int:
@@ -79,6 +86,8 @@ def train_sft(spec: TrainSpec, *, progress: bool = True) -> TrainResult:
     tmp_dir = final_dir.with_name(final_dir.name + ".partial")
     with _report_env(spec.report):  # the HF callbacks read it when built and when training starts
         trainer = build_trainer(spec, tmp_dir, progress=progress)
+        truncated = count_truncated(render_prompts(spec.examples, trainer.processing_class), trainer.processing_class,
+                                    spec.max_length)
         try:
             output = trainer.train()
         finally:
@@ -86,16 +95,36 @@ def train_sft(spec: TrainSpec, *, progress: bool = True) -> TrainResult:
     trained = trainer.model
     if spec.lora_rank:
         trained = trained.merge_and_unload()  # vLLM loads plain weights
-    trained.save_pretrained(str(tmp_dir), safe_serialization=True)
+    _save_in_declared_dtype(trained, spec.init_model, tmp_dir)
     trainer.processing_class.save_pretrained(str(tmp_dir))
-    _keep_declared_dtype(spec.init_model, tmp_dir)
     _replace_dir(tmp_dir, final_dir)
     return TrainResult(
         output_dir=str(final_dir),
         steps=int(output.global_step),
         examples=len(spec.examples),
         final_loss=float(output.training_loss) if output.training_loss is not None else None,
+        truncated=truncated,
     )
+
+
+def batch_plan(batch_size: int, micro_batch_size: int | None, devices: int = 1) -> tuple[int, int]:
+    """(per-device batch, gradient accumulation steps) so that one optimizer step sees `batch_size`
+    examples: per_device x accumulation x devices == batch_size."""
+    micro = micro_batch_size or batch_size // devices
+    if micro < 1 or batch_size % (micro * devices):
+        raise ValueError(f"batch_size {batch_size} is not a multiple of micro_batch_size {micro} x {devices} "
+                         "device(s); pick a micro_batch_size that divides batch_size")
+    return micro, batch_size // (micro * devices)
+
+
+def count_truncated(rows: list[dict[str, str]], tokenizer, max_length: int) -> int:
+    """Rendered rows whose prompt + completion (+ EOS) exceed `max_length` tokens; TRL keeps the
+    first `max_length` tokens (truncation_mode keep_start), so these lose the end of the completion."""
+    if not rows:
+        return 0
+    texts = [row["prompt"] + row["completion"] for row in rows]
+    lengths = [len(ids) + 1 for ids in tokenizer(texts, add_special_tokens=True)["input_ids"]]
+    return sum(length > max_length for length in lengths)
 
 
 def build_trainer(spec: TrainSpec, output_dir: Path, *, progress: bool = True):
@@ -109,11 +138,14 @@ def build_trainer(spec: TrainSpec, output_dir: Path, *, progress: bool = True):
     if spec.num_threads:
         torch.set_num_threads(spec.num_threads)
     tokenizer, model = load_for_training(spec.init_model, progress=progress)
+    per_device, accumulation = batch_plan(spec.batch_size, spec.micro_batch_size)
+    rows = render_prompts(spec.examples, tokenizer)
     args = SFTConfig(
         output_dir=str(output_dir),
         max_steps=spec.max_steps if spec.max_steps else -1,
         num_train_epochs=spec.epochs or 1.0,
-        per_device_train_batch_size=spec.batch_size,
+        per_device_train_batch_size=per_device,
+        gradient_accumulation_steps=accumulation,
         learning_rate=spec.learning_rate,
         lr_scheduler_type=spec.lr_schedule,
         warmup_steps=spec.warmup_ratio,  # a float < 1 is a ratio of total steps
@@ -121,14 +153,15 @@ def build_trainer(spec: TrainSpec, output_dir: Path, *, progress: bool = True):
         seed=spec.seed,
         max_length=spec.max_length,
         completion_only_loss=True,
-        **local_run_args(bf16=spec.bf16, max_steps=spec.max_steps, progress=progress) | _report_args(spec.report),
+        **local_run_args(bf16=spec.bf16, max_steps=spec.max_steps, progress=progress,
+                         gradient_checkpointing=spec.gradient_checkpointing) | _report_args(spec.report),
         eos_token=tokenizer.eos_token,
         **spec.extra,
     )
     trainer = SFTTrainer(
         model=model,
         args=args,
-        train_dataset=Dataset.from_list(render_prompts(spec.examples, tokenizer)),
+        train_dataset=Dataset.from_list(rows),
         processing_class=tokenizer,
         peft_config=_lora_config(spec),
     )
@@ -155,15 +188,23 @@ def load_for_training(init_model: str, *, progress: bool) -> tuple[Any, Any]:
     return tokenizer, AutoModelForCausalLM.from_pretrained(init_model, dtype=torch.float32)
 
 
-def local_run_args(*, bf16: bool, max_steps: int | None, progress: bool) -> dict[str, Any]:
-    """The TrainingArguments every star trainer (SFT, the verifier's DPO) shares."""
+def local_run_args(*, bf16: bool, max_steps: int | None, progress: bool,
+                   gradient_checkpointing: bool | None = False) -> dict[str, Any]:
+    """The TrainingArguments every star trainer (SFT, the verifier's DPO) shares.
+
+    `gradient_checkpointing=None` turns it on exactly when there is a GPU: there activations, not
+    weights, bound the micro-batch; on a CPU, memory is plentiful and the recompute costs a third.
+    """
     import torch
 
     on_gpu = torch.cuda.is_available()
+    checkpointing = on_gpu if gradient_checkpointing is None else gradient_checkpointing
     return {
         # TRL 1.x defaults to bf16 + gradient checkpointing; both hurt on a CPU without native bf16.
         "bf16": bf16 or (on_gpu and torch.cuda.is_bf16_supported()),
-        "gradient_checkpointing": False,
+        "gradient_checkpointing": checkpointing,
+        # non-reentrant: works with frozen inputs (LoRA) without enable_input_require_grads
+        **({"gradient_checkpointing_kwargs": {"use_reentrant": False}} if checkpointing else {}),
         "use_cpu": not on_gpu,
         "report_to": "none",
         "save_strategy": "no",
@@ -205,14 +246,40 @@ def _end_report_run(report: TrainerReport | None) -> None:
         wandb.finish()
 
 
-def _keep_declared_dtype(init_model: str, saved: Path) -> None:
-    """A checkpoint declares the dtype its base declared (it is saved from float32 master
-    weights), so `generators.dtype: auto` serves a fine-tuned model as it served the base."""
-    from star.precision import declare_dtype, declared_dtype
+def _save_in_declared_dtype(model, init_model: str, out_dir: Path) -> None:
+    """Save safetensors in the dtype the base declares, not in the float32 of the master weights.
+
+    Training keeps float32 weights (bf16 only autocasts the products); a bfloat16 base saved as
+    float32 would be twice the size and, under `generators.dtype: auto`, served in float32 on a GPU.
+    The float32 tiny model stays float32. A base declaring nothing is saved as trained.
+    """
+    import torch
+
+    from star.precision import declare_dtype
+
+    declared = base_dtype(init_model)
+    dtype = getattr(torch, declared, None) if declared else None
+    if isinstance(dtype, torch.dtype) and dtype.is_floating_point and model.dtype != dtype:
+        model = model.to(dtype)  # the trainer is done with it; its optimizer state is not saved
+    model.save_pretrained(str(out_dir), safe_serialization=True)
+    if declared:
+        declare_dtype(out_dir, declared)
+
+
+def base_dtype(init_model: str) -> str | None:
+    """The dtype `init_model` declares: a local config.json, or a hub model's cached config."""
+    from star.precision import declared_dtype
 
     declared = declared_dtype(init_model)
-    if declared and declared_dtype(str(saved)) != declared:
-        declare_dtype(saved, declared)
+    if declared or Path(init_model).expanduser().exists():
+        return declared
+    from transformers import AutoConfig
+
+    try:
+        dtype = AutoConfig.from_pretrained(init_model).dtype
+    except (OSError, ValueError):
+        return None
+    return str(dtype).removeprefix("torch.") if dtype else None
 
 
 def render_prompts(examples: list[dict[str, Any]], tokenizer) -> list[dict[str, str]]:

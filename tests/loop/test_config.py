@@ -95,3 +95,17 @@ def test_config_help_lists_fields() -> None:
     _register()
     result = CliRunner().invoke(cli, ["config-help"], terminal_width=200)
     assert result.exit_code == 0 and "sampling.temperature" in result.output
+
+
+def test_batch_size_must_be_a_multiple_of_micro_batch_size() -> None:
+    with pytest.raises(ConfigError) as info:
+        load_config(None, {"training.batch_size": 8, "training.micro_batch_size": 3})
+    message = str(info.value)
+    assert "training.batch_size (8)" in message and "training.micro_batch_size (3)" in message
+    assert "set batch_size to 6" in message
+
+
+def test_micro_batching_fields_default_to_no_accumulation() -> None:
+    training = load_config(None).training
+    assert (training.micro_batch_size, training.max_length, training.gradient_checkpointing) == (None, None, None)
+    assert load_config(None, {"training.batch_size": 8, "training.micro_batch_size": 2}).training.micro_batch_size == 2
