@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
@@ -79,3 +80,11 @@ def s3_bucket(moto_server: S3Server, monkeypatch: pytest.MonkeyPatch) -> str:
     bucket = f"star-{uuid.uuid4().hex[:12]}"
     boto3.client("s3").create_bucket(Bucket=bucket)
     return bucket
+
+
+@pytest.fixture
+def moto_server_with_auth() -> Iterator[S3Server]:
+    """A moto server that checks request signatures against its own (empty) IAM: every key is refused."""
+    server = start_moto(env={**os.environ, "INITIAL_NO_AUTH_ACTION_COUNT": "0"})
+    yield server
+    stop_moto(server)

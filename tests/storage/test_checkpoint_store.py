@@ -214,3 +214,12 @@ def test_s3_unreachable_endpoint_is_named(s3_bucket: str, free_port: int, monkey
     with pytest.raises(StarError, match=rf"cannot look for checkpoint 'round-1' in storage {uri}: "
                                         "the storage endpoint cannot be reached"):
         is_complete(uri, "round-1")
+
+
+def test_s3_refused_credentials_are_named(moto_server_with_auth: "S3Server", monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in (("AWS_ACCESS_KEY_ID", "AKIAUNKNOWNKEY000000"), ("AWS_SECRET_ACCESS_KEY", "wrong"),
+                        ("AWS_REGION", "us-east-1"), ("AWS_ENDPOINT_URL", moto_server_with_auth.endpoint),
+                        ("AWS_EC2_METADATA_DISABLED", "true")):
+        monkeypatch.setenv(name, value)
+    with pytest.raises(StarError, match=r"storage s3://star-auth/runs: the credentials are missing or refused"):
+        is_complete("s3://star-auth/runs", "round-1")
