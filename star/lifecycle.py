@@ -26,6 +26,10 @@ from db.models import utcnow
 
 # Exit status of a process stopped by SIGTERM, as a shell reports it.
 SIGTERM_EXIT = 128 + signal.SIGTERM
+# How the heartbeat thread stops the main thread once the lease is lost. Not SIGINT: a driver
+# started in the background by a non-interactive shell (`star run &` in a script, nohup) inherits
+# SIGINT ignored, and `_thread.interrupt_main()` then does nothing, so a taken-over driver ran on.
+TAKEOVER_SIGNAL = signal.SIGUSR2
 
 
 def ray_job_id(environ: dict[str, str] | None = None) -> str | None:
@@ -64,12 +68,18 @@ class LeaseKeeper:
         self._thread = threading.Thread(target=self._loop, name="star-lease-heartbeat", daemon=True)
 
     def start(self) -> LeaseKeeper:
+        self._previous_handler = None
+        if threading.current_thread() is threading.main_thread():
+            self._previous_handler = signal.signal(TAKEOVER_SIGNAL, _interrupt_for_takeover)
         self._thread.start()
         return self
 
     def stop(self) -> None:
         self._stop.set()
         self._thread.join(timeout=30)
+        if self._previous_handler is not None:
+            signal.signal(TAKEOVER_SIGNAL, self._previous_handler)
+            self._previous_handler = None
 
     def beat(self) -> bool:
         """One heartbeat; False when the lease is no longer ours."""
@@ -86,8 +96,13 @@ class LeaseKeeper:
             if not ours:
                 self.lost = True
                 self.on_error(f"run {self.lease.run_name!r} was taken over by another driver; stopping")
-                _thread.interrupt_main()
+                # Runs the handler start() installed in the main thread (no OS signal is sent).
+                _thread.interrupt_main(TAKEOVER_SIGNAL if self._previous_handler is not None else signal.SIGINT)
                 return
+
+
+def _interrupt_for_takeover(_signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt("the run's lease was taken over")
 
 
 @contextmanager

@@ -213,11 +213,13 @@ runner.run_star(config, show_progress=False)
 """
 
 
-def _start_driver(tmp_path: Path, url: str) -> tuple[subprocess.Popen, Path]:
+def _start_driver(tmp_path: Path, url: str, *, sigint_ignored: bool = False) -> tuple[subprocess.Popen, Path]:
     ready = tmp_path / "ready"
     env = {**os.environ, "PYTHONPATH": f"{REPO}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    # What a background job of a non-interactive shell (or nohup) inherits: SIGINT ignored.
+    ignore_sigint = (lambda: signal.signal(signal.SIGINT, signal.SIG_IGN)) if sigint_ignored else None
     proc = subprocess.Popen([sys.executable, "-c", DRIVER, url, str(ready)], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=ignore_sigint)
     deadline = time.monotonic() + 60
     while not ready.exists():
         assert proc.poll() is None, proc.communicate()[1]
@@ -247,14 +249,18 @@ def test_sigterm_marks_the_run_stopped_and_releases_the_lease(tmp_path: Path) ->
     assert _run_row(url, "sig") == ("stopped", None, False)
 
 
-def test_a_driver_whose_run_is_taken_over_stops(tmp_path: Path) -> None:
+@pytest.mark.parametrize("sigint_ignored", [False, True], ids=["foreground", "sigint-ignored"])
+def test_a_driver_whose_run_is_taken_over_stops(tmp_path: Path, sigint_ignored: bool) -> None:
     url = f"sqlite:///{tmp_path}/star.db"
-    proc, _ = _start_driver(tmp_path, url)
+    proc, _ = _start_driver(tmp_path, url, sigint_ignored=sigint_ignored)
     engine = open_store(url)
     with session_factory(engine).begin() as s:
         run = s.scalars(select(Run).where(Run.name == "sig")).one()
         acquire_lease(s, run, OTHER, now=utcnow(), timeout_s=30, force=True)
-    _, err = proc.communicate(timeout=180)  # a bound, not a timing: loaded CI machines are slow
+    try:
+        _, err = proc.communicate(timeout=180)  # a bound, not a timing: loaded CI machines are slow
+    finally:
+        proc.kill()  # a driver that did not stop must not outlive the test
     assert proc.returncode == 1 or proc.returncode == 2, err
     assert "run 'sig' was taken over by another driver" in err
     with session_factory(engine)() as s:
