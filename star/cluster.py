@@ -70,10 +70,15 @@ def start_workers(config: StarConfig, model_path: str, task: Task) -> Workers:
     by Ray (`max_task_retries=0`): the pipeline re-queues a dead worker's batches
     itself, exactly once each, and the orchestrator retries training once.
     """
+    import ray
+
+    from star.preflight import check_gpu_requests
     from workers.checker_pool import CheckerActor
     from workers.generator import GeneratorActor
     from workers.trainer import TrainerActor
 
+    # Before any group waits for a node that does not exist: every GPU request must fit one node.
+    check_gpu_requests(config.generators, config.trainer, ray.nodes())
     spec = engine_spec(config, model_path)
     restart = {"max_restarts": config.recovery.max_restarts, "max_task_retries": 0}
     workers = Workers(generators=[], checker=None, trainer=None)
@@ -88,8 +93,6 @@ def start_workers(config: StarConfig, model_path: str, task: Task) -> Workers:
         )
         workers.trainer = TrainerActor.options(num_cpus=0 if config.trainer.gpus == 0 else config.trainer.cpus,
                                                num_gpus=config.trainer.gpus, **restart).remote()
-        import ray
-
         ray.get([g.ready.remote() for g in workers.generators])
     except BaseException:
         _stop_after_failure(workers)

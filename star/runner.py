@@ -160,7 +160,7 @@ def _drive(config: StarConfig, sessions: sessionmaker[Session], run_name: str, u
                  f"model {base_model}, store {url}")
     init_ray(config)
     storage = Path(config.storage).resolve()  # absolute: trainers on other nodes write the same path
-    preflight_cluster(parse_url(url).get_backend_name(), storage, config)
+    preflight_cluster(parse_url(url).get_backend_name(), storage)
     with progress.spinner("starting generation workers (vLLM)"):
         workers = start_workers(config, base_model, task)
     try:
@@ -177,14 +177,13 @@ def _drive(config: StarConfig, sessions: sessionmaker[Session], run_name: str, u
             progress.log(f"could not stop the workers cleanly ({error_summary(exc)})")
 
 
-def preflight_cluster(backend: str, storage: Path, config: StarConfig) -> None:
-    """The checks that need Ray up: GPU requests that fit a node, a shared store and a
-    shared checkpoint folder."""
+def preflight_cluster(backend: str, storage: Path) -> None:
+    """The checks that need Ray up: a shared store and a shared checkpoint folder (GPU
+    requests are checked by start_workers, which every command that starts engines goes through)."""
     import ray
 
-    from star.preflight import alive_nodes, check_gpu_requests, check_storage_visible, check_store_for_cluster
+    from star.preflight import alive_nodes, check_storage_visible, check_store_for_cluster
 
-    check_gpu_requests(config.generators, config.trainer, ray.nodes())
     nodes = alive_nodes()
     check_store_for_cluster(backend, nodes)
     check_storage_visible(storage, nodes, ray.get_runtime_context().get_node_id())

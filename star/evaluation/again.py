@@ -82,10 +82,7 @@ def _model_folder(path: str, *, given: bool) -> str:
 def reevaluate(config: StarConfig, run_name: str, sessions: sessionmaker[Session], target: Target, *,
                split: str, progress: Progress) -> Outcome:
     """Start Ray and the workers as `star run` does, evaluate, store the metrics under target.split_name."""
-    import ray
-
     from star.cluster import init_ray, start_workers, stop_workers
-    from star.preflight import check_gpu_requests
     from star.runner import store_problems
     from star.tasks import build_task
 
@@ -94,7 +91,6 @@ def reevaluate(config: StarConfig, run_name: str, sessions: sessionmaker[Session
         problems = store_problems(session, task, split,
                                   task.eval_problems() if split == "eval" else task.train_problems())
     init_ray(config)
-    check_gpu_requests(config.generators, config.trainer, ray.nodes())
     with progress.spinner("starting generation workers (vLLM)"):
         workers = start_workers(config, target.model, task)
     try:
