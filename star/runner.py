@@ -44,9 +44,9 @@ def planned_base_model(config: StarConfig) -> str:
     """The model path the run starts from, without building anything."""
     if config.model != TINY_MODEL:
         return config.model
-    from star.tiny_model import tiny_model_path
+    from star.tiny_model import tiny_model_path, tiny_recipe
 
-    return str(tiny_model_path())
+    return str(tiny_model_path(recipe=tiny_recipe(config.seed)))
 
 
 def resolve_base_model(config: StarConfig, progress: Progress) -> str:
@@ -59,13 +59,15 @@ def resolve_base_model(config: StarConfig, progress: Progress) -> str:
             return config.model
         with progress.spinner(f"preparing model {config.model} (first use: fetch and convert)"):
             return str(prepare_model(config.model, log=progress.log))
-    from star.tiny_model import ensure_tiny_model, tiny_model_path
+    from star.tiny_model import ensure_tiny_model, tiny_model_path, tiny_recipe
 
-    target = tiny_model_path()
+    recipe = tiny_recipe(config.seed)  # `seed` also seeds the build: one cached model per seed
+    target = tiny_model_path(recipe=recipe)
     if not (target / "config.json").exists():
-        progress.log(f"building the tiny arithmetic model once (cached in {target.parent}) ...")
+        progress.log(f"building the tiny arithmetic model for seed {config.seed} once "
+                     f"(cached in {target.parent}) ...")
     with progress.spinner("seed-training the tiny model"):
-        return str(ensure_tiny_model(progress=False))
+        return str(ensure_tiny_model(recipe=recipe, progress=False))
 
 
 def default_run_name() -> str:
