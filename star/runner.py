@@ -59,13 +59,17 @@ def resolve_base_model(config: StarConfig, progress: Progress) -> str:
             return config.model
         with progress.spinner(f"preparing model {config.model} (first use: fetch and convert)"):
             return str(prepare_model(config.model, log=progress.log))
-    from star.tiny_model import ensure_tiny_model, tiny_model_path, tiny_recipe
+    from star.tiny_model import ensure_tiny_model, shipped_model, tiny_model_path, tiny_recipe
 
     recipe = tiny_recipe(config.seed)  # `seed` also seeds the build: one cached model per seed
     target = tiny_model_path(recipe=recipe)
     if not (target / "config.json").exists():
-        progress.log(f"building the tiny arithmetic model for seed {config.seed} once "
-                     f"(cached in {target.parent}) ...")
+        if shipped_model(recipe) is not None:
+            progress.log(f"using the packaged tiny arithmetic model of seed {config.seed} "
+                         f"(copied into {target.parent})")
+        else:
+            progress.log(f"building the tiny arithmetic model for seed {config.seed} once "
+                         f"(cached in {target.parent}) ...")
     with progress.spinner("seed-training the tiny model"):
         return str(ensure_tiny_model(recipe=recipe, progress=False))
 

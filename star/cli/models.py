@@ -34,4 +34,29 @@ def prepare(name: str, wheel: Path | None, force: bool) -> None:
     click.echo(str(path))
 
 
+@models_group.command("build-tiny")
+@click.option("--seed", type=int, default=0, show_default=True,
+              help="Run seed whose embedded model to build (`star run --set seed=N` uses the same build).")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path),
+              help="Folder to build into (default: the user cache, where `star run` looks).")
+@click.option("--ship", is_flag=True,
+              help="Also copy the build into the package (star/data/tiny-seed-model), as the shipped default.")
+def build_tiny(seed: int, out: Path | None, ship: bool) -> None:
+    """Seed-train the embedded tiny model of SEED from scratch (never from the packaged copy)."""
+    import shutil
+
+    from star.tiny_model import build_tiny_model, ship as ship_build, tiny_model_path, tiny_recipe
+
+    recipe = tiny_recipe(seed)
+    target = out or tiny_model_path(recipe=recipe)
+    if target.exists():
+        shutil.rmtree(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    click.echo(f"seed-training the tiny model of seed {seed} (recipe {recipe.key()}) into {target} ...", err=True)
+    build_tiny_model(target, recipe, progress=True)
+    if ship:
+        click.echo(f"shipped as {ship_build(target, recipe)}", err=True)
+    click.echo(str(target))
+
+
 COMMANDS: list[click.Command] = [models_group]

@@ -35,3 +35,44 @@ def test_the_demo_seed_set_has_longer_worked_examples() -> None:
     """Without a few 4- and 5-digit examples the model never copied a long operand (0% at 4-5 digits)."""
     digits = [len(row["prompt"].split("+")[0].removeprefix("Q: ")) for row in seed_examples(tiny_recipe(0))]
     assert digits.count(4) > 0 and digits.count(5) > 0
+
+
+def test_the_package_ships_the_default_build_of_the_current_recipe() -> None:
+    """Changing the recipe without `star models build-tiny --seed 0 --ship` fails here, not on a user's machine."""
+    from star.tiny_model import RECIPE_FILE, SHIPPED_MODEL, shipped_model
+
+    assert shipped_model(tiny_recipe(0)) == SHIPPED_MODEL, (
+        f"{SHIPPED_MODEL / RECIPE_FILE} is not the current default recipe: rebuild it with "
+        "`star models build-tiny --seed 0 --ship`")
+    assert shipped_model(tiny_recipe(1)) is None  # other seeds are built on first use
+    assert (SHIPPED_MODEL / "model.safetensors").stat().st_size > 1_000_000
+
+
+def test_an_empty_cache_gets_the_shipped_weights_without_a_build(tmp_path: Path) -> None:
+    import torch
+    from safetensors.torch import load_file
+    from transformers import AutoModelForCausalLM
+
+    from star.tiny_model import SHIPPED_MODEL, ensure_tiny_model
+
+    path = ensure_tiny_model(tmp_path, tiny_recipe(0), progress=False)
+    assert path.parent == tmp_path and not list(tmp_path.glob("*.copy"))
+    shipped = load_file(SHIPPED_MODEL / "model.safetensors")
+    loaded = AutoModelForCausalLM.from_pretrained(path).state_dict()
+    assert all(torch.equal(tensor, loaded[name]) for name, tensor in shipped.items())
+
+
+def test_ship_replaces_the_packaged_folder_whole(tmp_path: Path) -> None:
+    from star.tiny_model import RECIPE_FILE, ship
+
+    built = tmp_path / "built"
+    built.mkdir()
+    (built / "model.safetensors").write_bytes(b"weights")
+    target = tmp_path / "package" / "tiny-seed-model"
+    target.parent.mkdir()
+    ship(built, tiny_recipe(5), target)
+    (built / "model.safetensors").write_bytes(b"other")
+    ship(built, tiny_recipe(6), target)
+    assert (target / "model.safetensors").read_bytes() == b"other"
+    assert '"seed": 6' in (target / RECIPE_FILE).read_text()
+    assert sorted(p.name for p in target.parent.iterdir()) == ["tiny-seed-model"]
