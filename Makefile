@@ -25,3 +25,4 @@ bench: $(STAMP)
 	$(PY) bench/generation.py
 	$(PY) bench/checker.py
 	$(PY) bench/store.py
+	$(PY) bench/training.py

@@ -7,7 +7,7 @@ import signal
 import threading
 from dataclasses import dataclass, field
 
-from star.config import StarConfig
+from star.config import StarConfig, TrainerConfig
 from star.generation import EngineSpec
 from star.placement import generator_options, remove_groups, reserve_engine_groups
 from star.tasks.base import Task
@@ -91,13 +91,17 @@ def start_workers(config: StarConfig, model_path: str, task: Task) -> Workers:
         workers.checker = CheckerActor.options(num_cpus=0, **restart).remote(
             config.checker.workers, config.checker.timeout, task, config.accept
         )
-        workers.trainer = TrainerActor.options(num_cpus=0 if config.trainer.gpus == 0 else config.trainer.cpus,
-                                               num_gpus=config.trainer.gpus, **restart).remote()
+        workers.trainer = TrainerActor.options(**trainer_options(config.trainer), **restart).remote()
         ray.get([g.ready.remote() for g in workers.generators])
     except BaseException:
         _stop_after_failure(workers)
         raise
     return workers
+
+
+def trainer_options(trainer: TrainerConfig) -> dict:
+    """The trainer actor's Ray resources: a round's, and bench/training.py's, which measures that actor."""
+    return {"num_cpus": 0 if trainer.gpus == 0 else trainer.cpus, "num_gpus": trainer.gpus}
 
 
 def _engine_groups(config: StarConfig) -> list:

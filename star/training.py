@@ -67,6 +67,11 @@ class TrainResult:
     final_loss: float | None
     #: examples longer than max_length, cut at the end (their answer may be lost)
     truncated: int = 0
+    #: non-padding tokens fed through the model, counted by the HF Trainer when the spec asks for it
+    #: (extra={"include_num_input_tokens_seen": "non_padding"}, as bench/training.py does); else None
+    tokens: int | None = None
+    #: seconds of the training loop alone (the HF Trainer's train_runtime: no loading, tokenizing or saving)
+    train_seconds: float | None = None
 
 
 def steps_for_round(round_index: int, base_steps: int = 40, growth: float = 1.2) -> int:
@@ -104,6 +109,8 @@ def train_sft(spec: TrainSpec, *, progress: bool = True) -> TrainResult:
         examples=len(spec.examples),
         final_loss=float(output.training_loss) if output.training_loss is not None else None,
         truncated=truncated,
+        tokens=int(trainer.state.num_input_tokens_seen) if trainer.args.include_num_input_tokens_seen != "no" else None,
+        train_seconds=output.metrics.get("train_runtime"),
     )
 
 
