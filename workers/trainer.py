@@ -10,9 +10,9 @@ from star.training import TrainResult, TrainSpec
 @ray.remote
 class TrainerActor:
     def train(self, spec: TrainSpec) -> TrainResult:
-        from star.training import train_sft  # torch/trl import inside the actor
+        from star.run_storage import train_and_publish  # torch/trl import inside the actor
 
-        return train_sft(spec, progress=False)
+        return train_and_publish(spec)
 
     def ready(self) -> bool:
         return True
