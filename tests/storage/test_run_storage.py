@@ -91,3 +91,11 @@ def test_local_files_of_a_remote_storage_go_next_to_the_sqlite_file(tmp_path: Pa
     assert local_output_dir("runs", "sqlite:///x/star.db") == tmp_path / "runs"  # a folder is its own
     assert local_output_dir("s3://b/p", f"sqlite:///{tmp_path}/db/star.db") == tmp_path / "db" / "star_runs"
     assert local_output_dir("s3://b/p", "postgresql://u@h/star") == tmp_path / "star_runs"
+
+
+def test_star_run_preflight_reads_the_bucket_before_starting_workers(s3_bucket: str) -> None:
+    from star.preflight import ClusterError, check_storage_reachable
+
+    check_storage_reachable(f"s3://{s3_bucket}/runs")  # there and readable: nothing to say
+    with pytest.raises(ClusterError, match=f"bucket '{s3_bucket}-gone' does not exist .*fix `storage`"):
+        check_storage_reachable(f"s3://{s3_bucket}-gone/runs")
