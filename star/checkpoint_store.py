@@ -13,8 +13,8 @@ Guarantees:
 - **A complete checkpoint is immutable.** Publishing a name that is already
   complete is a no-op (returns False). Engines cache checkpoints by name, so
   overwriting one would leave nodes serving different weights under one name;
-  to replace a checkpoint, delete it in the storage and publish again (a
-  fetch then sees a new publish id and downloads it again).
+  to replace a checkpoint, `remove` it and publish again (a fetch then sees a
+  new publish id and downloads it again).
 - **Fetch is atomic.** A remote checkpoint is downloaded into a temporary
   sibling of `<cache_dir>/<NAME>`, checked against the manifest's sizes, and
   renamed into place with the manifest beside it. A cached copy is reused only
@@ -151,6 +151,26 @@ def fetch(location: str | os.PathLike[str] | Location, name: str, cache_dir: str
     finally:
         shutil.rmtree(partial, ignore_errors=True)  # gone already when the rename succeeded
     return target
+
+
+def remove(location: str | os.PathLike[str] | Location, name: str) -> bool:
+    """Delete checkpoint `name` from the storage; whether anything was there.
+
+    The marker goes first, so a reader never sees a complete checkpoint with
+    files missing. For replacing a checkpoint that a crashed run published but
+    never recorded (a fetch then sees the new publish id and downloads again).
+    """
+    _check_name(name)
+    loc = location if isinstance(location, Location) else parse_location(location)
+    with _errors(loc, f"remove checkpoint {name!r} from"):
+        marker, folder = loc.join(name, MARKER), loc.join(name)
+        found = loc.fs.get_file_info(marker).type == pafs.FileType.File
+        if found:
+            loc.fs.delete_file(marker)
+        if loc.fs.get_file_info(folder).type == pafs.FileType.Directory:
+            loc.fs.delete_dir(folder)
+            found = True
+    return found
 
 
 def _check_name(name: str) -> None:

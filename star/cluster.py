@@ -87,7 +87,8 @@ def start_workers(config: StarConfig, model_path: str, task: Task) -> Workers:
         for index in range(config.generators.count):
             group = workers.placement_groups[index] if workers.placement_groups else None
             options = generator_options(config.generators.gpus_per_generator, config.generators.resources, group)
-            workers.generators.append(GeneratorActor.options(**options, **restart).remote(spec))
+            generator = GeneratorActor.options(**options, **restart).remote(spec, config.checkpoint_cache)
+            workers.generators.append(generator)
         workers.checker = CheckerActor.options(num_cpus=0, **restart).remote(
             config.checker.workers, config.checker.timeout, task, config.accept
         )

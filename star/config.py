@@ -12,9 +12,10 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from star.errors import ConfigError
+from star.storage_uri import storage_problem
 from star.tasks.config import ArithmeticTaskConfig, TaskConfig
 from star.tracking.config import TrackingConfig
 
@@ -182,7 +183,13 @@ class StarConfig(_Section):
     model: str = Field(TINY_MODEL, description="HF model name or path; 'tiny' builds the embedded arithmetic model; "
                        "a known name (`star models list`, e.g. smollm2-135m) is fetched and converted on first use.")
     database: str | None = Field(None, description="SQLAlchemy URL of the store; default $STAR_DATABASE_URL or sqlite:///star.db.")
-    storage: str = Field("star_runs", description="Folder (shared on a cluster) for checkpoints and plots.")
+    storage: str = Field("star_runs", description=(
+        "Where checkpoints go: a folder (shared on a cluster; plots go there too) or a URI (s3://bucket/prefix, "
+        "gs://, file://, any scheme pyarrow.fs or fsspec opens; plots then go next to the SQLite database)."))
+    checkpoint_cache: str | None = Field(None, min_length=1, description=(
+        "Folder on each node where engines and the trainer keep checkpoints fetched from a URI `storage` "
+        "(and the trainer its scratch copy before publishing). None: the user cache dir "
+        "(~/.cache/star/checkpoints). Unused for a storage folder."))
     seed: int = Field(0, description="Seed for sampling and training.")
     accept: Literal["answer", "answer_and_steps"] = Field(
         "answer", description="Accept a rationale on its final answer (paper) or also on every checkable step."
@@ -200,6 +207,14 @@ class StarConfig(_Section):
     lease: LeaseConfig = Field(default_factory=LeaseConfig, description="One driver per run: the run lease.")
     recovery: RecoveryConfig = Field(default_factory=RecoveryConfig, description="Surviving worker failures inside a run.")
     tracking: TrackingConfig = Field(default_factory=TrackingConfig, description="Optional experiment tracking.")
+
+    @field_validator("storage")
+    @classmethod
+    def _storage_location(cls, value: str) -> str:
+        problem = storage_problem(value)
+        if problem:
+            raise ValueError(f"not a folder or storage URI we can use: {problem}")
+        return value
 
     @model_validator(mode="after")
     def _digits_in_order(self) -> "StarConfig":

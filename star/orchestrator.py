@@ -11,7 +11,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -29,7 +28,9 @@ from star.precision import train_in_bf16
 from star.progress import Progress
 from star.recheck import call_checker, recheck_errors
 from star.recorder import AttemptRecorder
+from star.run_storage import PublishTo, checkpoint_exists, checkpoint_name, discard_unrecorded, run_location
 from star.selection import Triplet, as_sft_rows, select_examples
+from star.storage_uri import join
 from star.tasks.base import Problem, Task
 from star.tracking.base import NullTracker, Tracker
 from star.tracking.rounds import log_round
@@ -48,7 +49,7 @@ class RunContext:
     sessions: sessionmaker[Session]
     run_name: str
     base_model: str
-    storage: Path
+    storage: str  # a local folder (absolute) or a URI (star/run_storage.py)
     train: dict[int, Problem]
     held_out: dict[int, Problem]
     workers: Workers
@@ -121,11 +122,12 @@ def rationalize(ctx: RunContext, index: int, model: str, failed: dict[int, Probl
 
 
 def train_round(ctx: RunContext, index: int, model_in: str) -> tuple[str, int, int]:
-    """Fine-tune on this round's accepted triplets; skipped when the checkpoint is recorded."""
+    """Fine-tune on this round's accepted triplets; skipped when the checkpoint is recorded and the
+    storage holds it complete."""
     with ctx.sessions() as session:
         run = store.get_run(session, ctx.run_name)
         recorded = store.get_model(session, run, index)
-        if recorded is not None and Path(recorded.path, "config.json").exists():
+        if recorded is not None and checkpoint_exists(recorded.path):
             return recorded.path, recorded.train_examples, recorded.steps
         rows = store.accepted_triplets(session, _round_id(session, ctx, index))
         triplets = [Triplet(a.problem_id, a.train_prompt, a.completion, a.kind == "rationalized") for a in rows]
@@ -136,9 +138,12 @@ def train_round(ctx: RunContext, index: int, model_in: str) -> tuple[str, int, i
         ctx.progress.log(f"round {index}: nothing accepted; keeping {model_in}")
         return model_in, 0, 0
     steps = None if cfg.epochs else steps_for_round(index, cfg.base_steps, cfg.step_growth)
-    out_dir = ctx.storage / ctx.run_name / f"round_{index}"
+    location, name = run_location(ctx.storage, ctx.run_name), checkpoint_name(index)
+    if recorded is None:
+        discard_unrecorded(location, name, lambda line: ctx.progress.log(f"round {index}: {line}"))
     spec = TrainSpec(
-        init_model=init, output_dir=str(out_dir), examples=as_sft_rows(examples, ctx.task), max_steps=steps,
+        init_model=init, output_dir=join(location, name), examples=as_sft_rows(examples, ctx.task),
+        max_steps=steps,
         epochs=cfg.epochs, batch_size=cfg.batch_size, micro_batch_size=cfg.micro_batch_size,
         learning_rate=cfg.learning_rate, gradient_checkpointing=cfg.gradient_checkpointing,
         warmup_ratio=cfg.warmup_ratio, lr_schedule=cfg.lr_schedule,
@@ -147,6 +152,7 @@ def train_round(ctx: RunContext, index: int, model_in: str) -> tuple[str, int, i
         bf16=train_in_bf16(ctx.config.generators.dtype, ctx.base_model, trainer_gpus=ctx.config.trainer.gpus,
                            tiny=ctx.config.model == TINY_MODEL),
         report=ctx.tracker.trainer_report(index),
+        publish=PublishTo(location, name, ctx.config.checkpoint_cache),
     )
     save_time = _phase_clock(ctx, index, "train")
     with ctx.progress.spinner(f"round {index}: training on {len(examples)} examples"):

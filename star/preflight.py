@@ -173,6 +173,17 @@ def check_storage_visible(storage: Path, nodes: list[Node], driver_node: str | N
             "shared by all nodes (NFS, a mounted bucket) at the same path")
 
 
+def check_storage_reachable(storage: str) -> None:
+    """A storage URI: the driver can open it and look inside (bucket there, credentials accepted).
+    Each node's own access shows when its trainer publishes or its engines fetch."""
+    from star.checkpoint_store import is_complete
+
+    try:
+        is_complete(storage, f".star-probe-{secrets.token_hex(8)}")
+    except StarError as exc:
+        raise ClusterError(f"{exc}; fix `storage` or the credentials before the run starts") from None
+
+
 def _read_on_every_node(probe: Path, nodes: list[Node]) -> dict[str, tuple[str | None, str]]:
     import ray
     from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy

@@ -14,7 +14,7 @@ from star.config import StarConfig, validate_config
 from star.errors import ConfigError
 
 # Dotted prefixes of the fields that change what a round produces. Everything
-# else (rounds, run_name, database, storage, ray_address, generators.count,
+# else (rounds, run_name, database, storage, checkpoint_cache, ray_address, generators.count,
 # gpus_per_generator, gpu_memory_utilization, cpu_kv_cache_gb, enforce_eager,
 # trainer.*, checker.workers, store.*, lease.*) may differ on resume.
 RESULT_FIELDS: tuple[str, ...] = (

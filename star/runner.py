@@ -31,6 +31,8 @@ from star.errors import StarError
 from star.lifecycle import LeaseKeeper, ray_job_id, sigterm_exits
 from star.progress import Progress
 from star.resume import check_resumable, stored_config
+from star.run_storage import local_output_dir
+from star.storage_uri import is_uri
 from star.tasks.base import Problem, Task
 from star.tasks.snapshot import dataset_snapshot
 from star.tracking.session import check_installed, run_params, tracking
@@ -165,13 +167,14 @@ def _drive(config: StarConfig, sessions: sessionmaker[Session], run_name: str, u
     progress.log(f"run {run_name}: {len(train)} training problems, {len(held_out)} held-out, "
                  f"model {base_model}, store {url}")
     init_ray(config)
-    storage = Path(config.storage).resolve()  # absolute: trainers on other nodes write the same path
+    # absolute: trainers on other nodes write the same path; a URI stays as written
+    storage = config.storage if is_uri(config.storage) else str(Path(config.storage).resolve())
     preflight_cluster(parse_url(url).get_backend_name(), storage)
     with progress.spinner("starting generation workers (vLLM)"):
         workers = start_workers(config, base_model, task)
     try:
-        with tracking(config.tracking, run_name=run_name, storage=storage, params=run_params(config, url),
-                      warn=progress.console.print) as tracker:
+        with tracking(config.tracking, run_name=run_name, storage=local_output_dir(storage, url),
+                      params=run_params(config, url), warn=progress.console.print) as tracker:
             ctx = RunContext(config=config, task=task, sessions=sessions, run_name=run_name,
                              base_model=base_model, storage=storage, train=train, held_out=held_out,
                              workers=workers, progress=progress, tracker=tracker)
@@ -183,16 +186,20 @@ def _drive(config: StarConfig, sessions: sessionmaker[Session], run_name: str, u
             progress.log(f"could not stop the workers cleanly ({error_summary(exc)})")
 
 
-def preflight_cluster(backend: str, storage: Path) -> None:
-    """The checks that need Ray up: a shared store and a shared checkpoint folder (GPU
-    requests are checked by start_workers, which every command that starts engines goes through)."""
+def preflight_cluster(backend: str, storage: str) -> None:
+    """The checks that need Ray up: a shared store and a shared checkpoint folder, or a storage URI
+    this driver can reach (GPU requests are checked by start_workers, which every command that
+    starts engines goes through)."""
     import ray
 
-    from star.preflight import alive_nodes, check_storage_visible, check_store_for_cluster
+    from star.preflight import alive_nodes, check_storage_reachable, check_storage_visible, check_store_for_cluster
 
     nodes = alive_nodes()
     check_store_for_cluster(backend, nodes)
-    check_storage_visible(storage, nodes, ray.get_runtime_context().get_node_id())
+    if is_uri(storage):
+        check_storage_reachable(storage)
+    else:
+        check_storage_visible(Path(storage), nodes, ray.get_runtime_context().get_node_id())
 
 
 def _finish(sessions: sessionmaker[Session], lease: Lease, status: str, error: str | None) -> None:
@@ -238,9 +245,10 @@ def report_run(console: Console, sessions, run_name: str, plot_dir: Path) -> Pat
 
 
 def _plot_dir(url: str, config: StarConfig) -> Path:
-    """Next to the SQLite file; for a server database, in the run storage folder."""
+    """Next to the SQLite file; for a server database, in the storage folder (a storage URI:
+    star_runs in the working directory)."""
     path = sqlite_path(parse_url(url))
-    return Path(path).resolve().parent if path else Path(config.storage)
+    return Path(path).resolve().parent if path else local_output_dir(config.storage, url)
 
 
 def store_problems(session, task: Task, split: str, problems: list[Problem]) -> dict[int, Problem]:

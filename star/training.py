@@ -13,7 +13,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from star.run_storage import PublishTo
 
 
 @dataclass(frozen=True)
@@ -32,6 +35,8 @@ class TrainSpec:
     """Everything one fine-tuning job needs; picklable so it can cross to an actor."""
 
     init_model: str
+    #: where the checkpoint ends up; with `publish` to a URI, that URI (the trainer actor then trains
+    #: into a scratch folder on its node and uploads it)
     output_dir: str
     #: {"prompt": text or chat messages, "completion": text}; messages are rendered with the chat template
     examples: list[dict[str, Any]]
@@ -56,6 +61,9 @@ class TrainSpec:
     bf16: bool = False
     #: None: the trainer reports nowhere (report_to="none")
     report: TrainerReport | None = None
+    #: the trainer actor publishes the checkpoint to the run's storage (star/run_storage.py); train_sft
+    #: itself ignores it. None: output_dir is the result.
+    publish: PublishTo | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 

@@ -1,4 +1,4 @@
-"""Session-wide fixtures: the shared data folder, a tiny test model, one Ray instance.
+"""Session-wide fixtures: the shared data folder, a tiny test model, one Ray instance, S3 servers.
 
 Ray's local start takes seconds and the tiny model takes a minute or two to
 build, so both are made once per test session and shared.
@@ -7,7 +7,13 @@ build, so both are made once per test session and shared.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -87,3 +93,82 @@ def ray_session(_local_ray_shutdown: None) -> Iterator[None]:
         ray.init(address="local", num_cpus=2, include_dashboard=False, logging_level="WARNING",
                  log_to_driver=False)
     yield
+
+
+# --- a real S3-compatible server (moto's), for tests/storage and the S3 round in tests/loop --------
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(name="free_port")
+def _free_port_fixture() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on (for an unreachable endpoint)."""
+    return _free_port()
+
+
+@dataclass
+class S3Server:
+    endpoint: str  # http://127.0.0.1:PORT
+    process: subprocess.Popen
+
+    def env(self) -> dict[str, str]:
+        """The AWS variables that point star (pyarrow) and boto3 at this server."""
+        return {"AWS_ACCESS_KEY_ID": "star-test", "AWS_SECRET_ACCESS_KEY": "star-test-secret",
+                "AWS_REGION": "us-east-1", "AWS_ENDPOINT_URL": self.endpoint,
+                "AWS_EC2_METADATA_DISABLED": "true"}  # never ask an instance-metadata service
+
+    def new_bucket(self) -> str:
+        """A fresh bucket's name (test setup only: star itself talks to the server through pyarrow)."""
+        import boto3
+
+        env = self.env()
+        client = boto3.client("s3", endpoint_url=self.endpoint, region_name=env["AWS_REGION"],
+                              aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+                              aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"])
+        bucket = f"star-{uuid.uuid4().hex[:12]}"
+        client.create_bucket(Bucket=bucket)
+        return bucket
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+def start_moto(env: dict[str, str] | None = None) -> S3Server:
+    """Start `python -m moto.server` and wait until it answers (it takes a second or two to import)."""
+    pytest.importorskip("moto.server", reason="moto[server] is not installed (pip install 'moto[server]>=5')")
+    port = _free_port()
+    process = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"moto server exited with {process.returncode} before answering")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return S3Server(f"http://127.0.0.1:{port}", process)
+        except OSError:
+            time.sleep(0.1)
+    S3Server("", process).stop()
+    raise RuntimeError("moto server did not answer within 60 s")
+
+
+@pytest.fixture(name="start_s3_server", scope="session")
+def _start_s3_server() -> Callable[..., S3Server]:
+    """`start_moto` for test modules (tests/ is not a package, so they cannot import it); stop it with .stop()."""
+    return start_moto
+
+
+@pytest.fixture(scope="module")
+def moto_server() -> Iterator[S3Server]:
+    server = start_moto()
+    yield server
+    server.stop()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 
 import ray
 
@@ -17,24 +18,36 @@ class GeneratorActor:
     Ray restarts a dead generator by running `__init__` again with the base
     spec, so the model is not actor state the driver has to re-send: every
     `generate` call carries it and a fresh engine loads it before serving.
+
+    A model given as a URI (a checkpoint in a remote `storage`) is fetched
+    into `cache_dir` on this actor's node first (star/run_storage.py).
     """
 
-    def __init__(self, spec: EngineSpec) -> None:
+    def __init__(self, spec: EngineSpec, cache_dir: str | None = None) -> None:
         # Worker logs reach the driver (log_to_driver); vLLM's INFO lines would drown them.
         os.environ.setdefault("VLLM_LOGGING_LEVEL", "WARNING")
         # Tensor parallel: vLLM's workers go into this actor's placement group (star/placement.py).
         prepare_engine_env(spec.tensor_parallel_size, spec.on_cpu)
         from star.generation import VllmEngine  # heavy import stays inside the actor
 
-        self.engine = VllmEngine(spec)
+        self.cache_dir = cache_dir
+        self.engine = VllmEngine(replace(spec, model=self._local(spec.model)))
+
+    def _local(self, model: str) -> str:
+        """The local folder of `model`. For a URI that costs one read of its small manifest per batch
+        while the cached copy matches, and restores a cache folder someone deleted."""
+        from star.run_storage import local_checkpoint
+
+        return local_checkpoint(model, self.cache_dir)
 
     def load_weights(self, path: str) -> str:
-        self.engine.load_weights(path)
+        self.engine.load_weights(self._local(path))
         return path
 
     def generate(self, requests: list[GenRequest], model: str) -> list[Completion]:
         try:
-            self.engine.load_weights(model)  # a no-op unless the round's model changed (or this is a restart)
+            # a no-op unless the round's model changed (or this is a restart)
+            self.engine.load_weights(self._local(model))
             return self.engine.generate(requests)
         except Exception as exc:
             if type(exc).__name__ == "EngineDeadError":

@@ -13,9 +13,9 @@ from star.training import TrainResult, TrainSpec
 @ray.remote
 class TrainerActor:
     def train(self, spec: TrainSpec) -> TrainResult:
-        from star.training import train_sft  # torch/trl import inside the actor
+        from star.run_storage import train_and_publish  # torch/trl import inside the actor
 
-        return train_sft(with_cpu_threads(spec), progress=False)
+        return train_and_publish(with_cpu_threads(spec))
 
     def ready(self) -> bool:
         return True

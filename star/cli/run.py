@@ -18,7 +18,7 @@ from star.config import field_help, load_config
 @click.option("--force", is_flag=True,
               help="Take the run over even if another driver holds it (only when that driver is dead).")
 @click.option("--db", "database", metavar="URL", help="Store URL (default: $STAR_DATABASE_URL or sqlite:///star.db).")
-@click.option("--storage", help="Folder for checkpoints (overrides `storage`).")
+@click.option("--storage", help="Folder or URI (s3://bucket/prefix, gs://...) for checkpoints (overrides `storage`).")
 @click.option("--set", "sets", multiple=True, metavar="FIELD=VALUE",
               help="Override any config field, e.g. --set sampling.temperature=0.7 (YAML value).")
 @click.option("--skip-invalid", is_flag=True, help="Drop dataset rows that fail validation and report how many.")

@@ -19,7 +19,8 @@ def verifier_group() -> None:
 @click.option("--round", "round_index", type=int, default=None,
               help="Train on rounds 1..R (default: the run's last finished round).")
 @click.option("--out", type=click.Path(path_type=Path), default=None,
-              help="Verifier folder (must not exist; default: verifier_round_R next to round R's checkpoint).")
+              help="Verifier folder (must not exist; default: verifier_round_R next to round R's checkpoint, "
+                   "or local for a checkpoint in a storage URI).")
 @click.option("--init", default=None, metavar="PATH",
               help="Model to start from (default: round R's checkpoint, as V-STaR starts from the SFT policy).")
 @click.option("--steps", type=click.IntRange(min=1), default=60, show_default=True, help="DPO optimizer steps.")

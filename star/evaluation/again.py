@@ -22,6 +22,8 @@ from star.config import StarConfig
 from star.errors import StarError
 from star.evaluation.heldout import GREEDY, SAMPLED, HeldOutAnswer, heldout_metrics, heldout_requests, load_verifier
 from star.progress import Progress
+from star.run_storage import checkpoint_exists
+from star.storage_uri import is_uri
 from star.tasks.base import Problem, Task
 from star.verdicts import CHECK_ERRORS, ScoredItem
 
@@ -71,6 +73,11 @@ def _last_evaluated(session: Session, run) -> Round | None:
 
 
 def _model_folder(path: str, *, given: bool) -> str:
+    if is_uri(path):  # a checkpoint in a storage URI: the engines fetch it on their nodes
+        if not checkpoint_exists(path):
+            fix = "check the URI" if given else "its checkpoint was removed from the storage; pass --model PATH"
+            raise StarError(f"model {path} is not a complete checkpoint in its storage; {fix}")
+        return path
     folder = Path(path).expanduser().resolve()
     if not (folder / "config.json").is_file():
         what = "does not exist" if not folder.exists() else "has no config.json (not a Hugging Face model folder)"

@@ -25,6 +25,7 @@ import yaml
 
 from star.config import TINY_MODEL, StarConfig
 from star.jobs.errors import JobError
+from star.storage_uri import is_uri
 
 CONFIG_NAME = "star_job.yaml"
 MODEL_LIMIT_BYTES = 50 * 1024**2  # a model folder bigger than this goes on shared storage or the hub
@@ -88,7 +89,7 @@ def runtime_env(staged: StagedJob, env_vars: dict[str, str]) -> dict[str, Any]:
 
 def check_cluster_paths(config: StarConfig, database_url: str | None) -> None:
     """Refuse settings that would put a job's results on the job's own scratch folder."""
-    if not Path(config.storage).expanduser().is_absolute():
+    if not is_uri(config.storage) and not Path(config.storage).expanduser().is_absolute():
         raise JobError(f"`storage` is {config.storage!r}, a relative path: on a cluster it would land in "
                        "the job's scratch folder; set it to a folder every node mounts, e.g. "
                        "--set storage=/mnt/shared/star_runs")
@@ -107,6 +108,8 @@ def check_cluster_paths(config: StarConfig, database_url: str | None) -> None:
 
 
 def _shared_root(config: StarConfig) -> Path | None:
+    if is_uri(config.storage):
+        return None  # object storage: no folder that every node mounts
     storage = Path(config.storage).expanduser()
     return storage if storage.is_absolute() else None
 

@@ -290,7 +290,10 @@ class Scheduler:
         post_summary(url, summary)
 
     def _log_path(self, claim: Claim) -> Path:
-        storage = Path(str(claim.config.get("storage") or "star_runs"))
+        # A log file is local: for a storage URI it goes to the run's local folder (star/run_storage.py).
+        from star.run_storage import local_output_dir
+
+        storage = local_output_dir(str(claim.config.get("storage") or "star_runs"), self.store_url)
         stamp = claim.slot.strftime("%Y%m%dT%H%M%SZ")
         return storage / claim.run_name / "firings" / f"{claim.schedule}-{stamp}-{claim.attempt}.log"
 

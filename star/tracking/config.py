@@ -22,7 +22,8 @@ class MlflowConfig(_Section):
         None, min_length=1,
         description="MLflow tracking URI: a server (http://host:5000), a database (sqlite:///mlflow.db) or a "
                     "local folder (file:./mlruns, needs MLFLOW_ALLOW_FILE_STORE=true on MLflow 3); relative paths are "
-                    "made absolute. None: sqlite:///<storage>/mlflow.db.",
+                    "made absolute. None: sqlite:///<storage>/mlflow.db (<storage>: the storage folder; for a storage "
+                    "URI, the local star_runs folder next to the SQLite database).",
     )
     experiment: str = Field("star", min_length=1, max_length=200, description="MLflow experiment name.")
 
@@ -30,7 +31,8 @@ class MlflowConfig(_Section):
 class TensorboardConfig(_Section):
     log_dir: str | None = Field(
         None, min_length=1,
-        description="Folder for TensorBoard event files (one subfolder per run). None: <storage>/tensorboard.",
+        description="Folder for TensorBoard event files (one subfolder per run). None: <storage>/tensorboard "
+                    "(a storage URI: the local star_runs folder).",
     )
 
 
@@ -40,7 +42,8 @@ class WandbConfig(_Section):
     mode: Literal["online", "offline"] = Field(
         "offline", description="offline writes runs to disk only (no network; `wandb sync` uploads them later)."
     )
-    dir: str | None = Field(None, min_length=1, description="Folder W&B writes under. None: <storage>.")
+    dir: str | None = Field(None, min_length=1, description="Folder W&B writes under. None: <storage> "
+                                     "(a storage URI: the local star_runs folder).")
 
 
 class TrackingConfig(_Section):

@@ -26,6 +26,8 @@ from db.queries import last_done_round, training_attempts
 from db.store import get_model, get_round, get_run, record_verifier
 from star.errors import StarError
 from star.progress import Progress
+from star.run_storage import checkpoint_exists, local_output_dir
+from star.storage_uri import is_uri
 from star.verifier.pairs import Candidate, Pair, build_pairs, pair_accuracy, split_pairs
 from star.verifier.training import DpoSettings
 
@@ -53,6 +55,8 @@ class TrainingPlan:
     train: list[Pair]
     held_out: list[Pair]
     problems: int
+    #: the run's `checkpoint_cache`: where an init checkpoint in a storage URI is fetched to
+    cache_dir: str | None = None
 
 
 def plan_training(session: Session, run_name: str, opts: VerifierOptions) -> TrainingPlan:
@@ -72,20 +76,22 @@ def plan_training(session: Session, run_name: str, opts: VerifierOptions) -> Tra
     checkpoint = get_model(session, run, index)
     init = opts.init or (checkpoint.path if checkpoint is not None else run.base_model)
     _check_init(init, recorded=opts.init is None and checkpoint is not None)
-    out = opts.out or _default_out(checkpoint, index)
+    out = opts.out or _default_out(checkpoint, index, session, run_name)
     if out.exists():
         raise StarError(f"{out} already exists; remove it or choose another --out")
     return TrainingPlan(run=run_name, round_index=index, init=init, out=out, train=train, held_out=held_out,
-                        problems=len({p.problem_id for p in pairs}))
+                        problems=len({p.problem_id for p in pairs}), cache_dir=run.config.get("checkpoint_cache"))
 
 
 def train_and_record(sessions: sessionmaker[Session], plan: TrainingPlan, opts: VerifierOptions,
                      progress: Progress) -> dict[str, Any]:
     """Train the planned verifier, measure it on the held-out pairs, record it; returns the row as a dict."""
+    from star.run_storage import local_checkpoint
     from star.verifier.training import VerifierSpec, train_verifier
 
-    spec = VerifierSpec(init_model=plan.init, output_dir=str(plan.out), pairs=[p.row() for p in plan.train],
-                        settings=opts.dpo)
+    # A checkpoint in a storage URI is trained from a local copy; the record keeps the URI (lineage).
+    spec = VerifierSpec(init_model=local_checkpoint(plan.init, plan.cache_dir), output_dir=str(plan.out),
+                        pairs=[p.row() for p in plan.train], settings=opts.dpo)
     with progress.spinner(f"verifier: DPO on {len(plan.train)} pairs, {opts.dpo.steps} steps, from {plan.init}"):
         result = train_verifier(spec, progress=False)
     metrics: dict[str, Any] = {"method": "dpo", "rounds": list(range(1, plan.round_index + 1)),
@@ -121,15 +127,24 @@ def _round_index(session: Session, run: Run, wanted: int | None) -> int:
 
 def _check_init(init: str, *, recorded: bool) -> None:
     """A recorded checkpoint, or any local folder, must hold a model; other names go to transformers."""
+    if is_uri(init):
+        if not checkpoint_exists(init):
+            raise StarError(f"the verifier would start from {init}, which is not a complete checkpoint in its "
+                            "storage; pass --init PATH with a checkpoint, or restore the run's storage")
+        return
     if (recorded or Path(init).exists()) and not Path(init, "config.json").exists():
         raise StarError(f"the verifier would start from {init}, which is not a model folder (no config.json); "
                         "pass --init PATH with a checkpoint, or restore the run's storage")
 
 
-def _default_out(checkpoint: Model | None, index: int) -> Path:
-    """Next to the round's checkpoint, in the run's storage."""
+def _default_out(checkpoint: Model | None, index: int, session: Session, run_name: str) -> Path:
+    """Next to the round's checkpoint, in the run's storage; for a checkpoint in a storage URI, in the
+    local folder of the run's files (star_runs next to the SQLite database, or in the working directory)."""
     if checkpoint is None:
         raise StarError(f"round {index} has no recorded checkpoint to put the verifier next to; pass --out PATH")
+    if is_uri(checkpoint.path):
+        url = session.get_bind().url.render_as_string(hide_password=False)
+        return local_output_dir(checkpoint.path, url) / run_name / f"verifier_round_{index}"
     return Path(checkpoint.path).parent / f"verifier_round_{index}"
 
 

@@ -131,3 +131,15 @@ def test_shared_storage_with_postgresql_or_an_absolute_sqlite_file_is_fine() -> 
     check_cluster_paths(config, "postgresql://star@db:5432/star")
     check_cluster_paths(config, "sqlite:////var/star/star.db")
     assert os.path.isabs(config.storage)
+
+
+def test_a_storage_uri_is_fine_for_a_job_and_local_models_still_travel(tmp_path: Path) -> None:
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "config.json").write_text("{}")
+    config = load_config(None, {"storage": "s3://bucket/star_runs", "model": str(model)})
+    check_cluster_paths(config, "postgresql://star@db:5432/star")  # no shared folder needed
+    staging = tmp_path / "staging"
+    staging.mkdir()
+    staged = stage_job(config, staging)
+    assert staged.raw_config["storage"] == "s3://bucket/star_runs" and staged.copied == {"model": "model"}

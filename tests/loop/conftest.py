@@ -64,7 +64,7 @@ def run_context(config: StarConfig, *, generators: list, checker, trainer=None, 
         held_out = _stored(session, task, "eval", task.eval_problems())
     extra = {"clock": clock} if clock else {}
     return RunContext(config=config, task=task, sessions=sessions, run_name=config.run_name, base_model="m0",
-                      storage=Path(config.storage), train=train, held_out=held_out,
+                      storage=config.storage, train=train, held_out=held_out,
                       workers=Workers(generators=generators, checker=checker, trainer=trainer),
                       progress=Progress(enabled=False), **extra)
 
@@ -134,7 +134,7 @@ def start_run(config: StarConfig, progress: Progress) -> RunContext:
     init_ray(config)  # a no-op when the test is already connected
     workers = start_workers(config, config.model, task)
     return RunContext(config=config, task=task, sessions=sessions, run_name=config.run_name,
-                      base_model=config.model, storage=Path(config.storage), train=train, held_out=held_out,
+                      base_model=config.model, storage=config.storage, train=train, held_out=held_out,
                       workers=workers, progress=progress)
 
 

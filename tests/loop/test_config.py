@@ -109,3 +109,35 @@ def test_micro_batching_fields_default_to_no_accumulation() -> None:
     training = load_config(None).training
     assert (training.micro_batch_size, training.max_length, training.gradient_checkpointing) == (None, None, None)
     assert load_config(None, {"training.batch_size": 8, "training.micro_batch_size": 2}).training.micro_batch_size == 2
+
+
+@pytest.mark.parametrize("storage", ["star_runs", "/mnt/shared/runs", "s3://bucket/prefix", "gs://bucket",
+                                     "file:///tmp/star_runs", "s3://bucket/p?endpoint_override=127.0.0.1:9000"])
+def test_storage_takes_a_folder_or_a_uri(storage: str) -> None:
+    assert load_config(None, {"storage": storage}).storage == storage
+
+
+@pytest.mark.parametrize(("storage", "reason"), [
+    ("ftps3://bucket/prefix", "unknown scheme 'ftps3'; use a local folder, s3://"),
+    ("memory://runs", "memory:// lives inside one process"),
+    ("s3://", "it names no bucket; write s3://BUCKET/PREFIX"),
+    ("s3:bucket/prefix", "it looks like a URI without '//'; write s3://bucket/prefix"),
+    ("", "it is empty"),
+])
+def test_an_unusable_storage_is_refused_with_the_fix(storage: str, reason: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_config(None, {"storage": storage})
+    message = str(info.value)
+    assert "`storage`: " in message and reason in message, message
+
+
+def test_cli_refuses_an_unknown_storage_scheme_before_any_work(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from star.cli import _register, cli
+
+    _register()
+    result = CliRunner().invoke(cli, ["run", "--storage", "nosuch://b/p", "--db", f"sqlite:///{tmp_path}/s.db"])
+    assert result.exit_code == 2, result.output
+    assert "unknown scheme 'nosuch'" in result.output
+    assert not (tmp_path / "s.db").exists()  # refused before the store was opened

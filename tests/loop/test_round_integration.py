@@ -68,6 +68,9 @@ def test_one_real_round_stores_everything_and_trains_a_checkpoint(tmp_path, tiny
         model = session.scalars(select(Model)).one()
         accepted = sum(a.accepted for a in direct + rationalized)
         assert Path(model.path, "config.json").exists() and model.path != str(tiny_model)
+        # a local storage folder: written in place (no copy) and marked complete there
+        assert model.path == str(tmp_path / "runs" / "itest" / "round_1")
+        assert Path(model.path, "_COMPLETE").is_file()
         assert model.parent == str(tiny_model) and model.base == str(tiny_model)
         assert 0 < model.train_examples <= accepted and model.steps == 4
         assert rounds[1].model_out == model.path

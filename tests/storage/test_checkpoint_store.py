@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from star.checkpoint_store import MARKER, fetch, is_complete, parse_location, publish
+from star.checkpoint_store import MARKER, fetch, is_complete, parse_location, publish, remove
 from star.errors import StarError
 
 
@@ -87,6 +87,16 @@ def test_publish_clears_an_interrupted_upload(tmp_path: Path) -> None:
     assert not (storage / "round-1" / "leftover.bin").exists()
     assert same_files(source, storage / "round-1")
     assert json.loads((storage / "round-1" / MARKER).read_text())["files"]["model.safetensors"] == 1000
+
+
+def test_remove_takes_the_marker_and_the_files_so_a_new_publish_lands(tmp_path: Path) -> None:
+    storage = tmp_path / "storage"
+    publish(make_checkpoint(tmp_path / "first", b"1" * 10), storage, "round-1")
+    assert remove(storage, "round-1") is True
+    assert not is_complete(storage, "round-1") and not (storage / "round-1").exists()
+    assert remove(storage, "round-1") is False  # nothing left
+    assert publish(make_checkpoint(tmp_path / "second", b"2" * 20), storage, "round-1") is True
+    assert (storage / "round-1" / "model.safetensors").read_bytes() == b"2" * 20
 
 
 def test_local_fetch_checks_sizes(tmp_path: Path) -> None:
@@ -181,6 +191,21 @@ def test_s3_round_trip(s3_bucket: str, tmp_path: Path) -> None:
     assert keys == {f"runs/demo/round-1/{rel}" for rel in
                     ("config.json", "model.safetensors", "tok/vocab.txt", MARKER)}
     assert publish(source, uri, "round-1") is False
+
+
+def test_s3_remove_then_publish_again_is_fetched_anew(s3_bucket: str, tmp_path: Path) -> None:
+    uri = f"s3://{s3_bucket}/runs"
+    publish(make_checkpoint(tmp_path / "first", b"1" * 10), uri, "round-1")
+    first = fetch(uri, "round-1", tmp_path / "cache")
+    assert remove(uri, "round-1") is True
+    assert not is_complete(uri, "round-1")
+    import boto3
+
+    keys = [o["Key"] for o in boto3.client("s3").list_objects_v2(Bucket=s3_bucket).get("Contents", [])]
+    assert [k for k in keys if not k.endswith("/")] == [], keys  # pyarrow may keep an empty "runs/" folder key
+    publish(make_checkpoint(tmp_path / "second", b"2" * 20), uri, "round-1")
+    again = fetch(uri, "round-1", tmp_path / "cache")  # the cached copy's publish id is stale
+    assert again == first and (again / "model.safetensors").read_bytes() == b"2" * 20
 
 
 def test_s3_half_written_checkpoint_is_not_complete(s3_bucket: str, tmp_path: Path) -> None:
