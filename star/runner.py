@@ -65,14 +65,16 @@ def resolve_base_model(config: StarConfig, progress: Progress) -> str:
 
     recipe = tiny_recipe(config.seed)  # `seed` also seeds the build: one cached model per seed
     target = tiny_model_path(recipe=recipe)
+    activity = "seed-training the tiny model"
     if not (target / "config.json").exists():
         if shipped_model(recipe) is not None:
+            activity = "copying the packaged tiny model"
             progress.log(f"using the packaged tiny arithmetic model of seed {config.seed} "
                          f"(copied into {target.parent})")
         else:
             progress.log(f"building the tiny arithmetic model for seed {config.seed} once "
                          f"(cached in {target.parent}) ...")
-    with progress.spinner("seed-training the tiny model"):
+    with progress.spinner(activity):
         return str(ensure_tiny_model(recipe=recipe, progress=False))
 
 

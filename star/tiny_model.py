@@ -117,14 +117,8 @@ def shipped_model(recipe: TinyModelRecipe) -> Path | None:
 
 def ship(built: Path, recipe: TinyModelRecipe, target: Path = SHIPPED_MODEL) -> Path:
     """Copy a build of `recipe` into the package folder, with the recipe it came from."""
-    import shutil
-
-    partial = target.with_name(target.name + ".partial")
-    shutil.rmtree(partial, ignore_errors=True)
-    shutil.copytree(built, partial)
-    (partial / RECIPE_FILE).write_text(json.dumps({"key": recipe.key(), "recipe": asdict(recipe)}, indent=1) + "\n")
-    shutil.rmtree(target, ignore_errors=True)
-    partial.rename(target)
+    recipe_json = json.dumps({"key": recipe.key(), "recipe": asdict(recipe)}, indent=1) + "\n"
+    _copy_whole(built, target, extra={RECIPE_FILE: recipe_json})
     return target
 
 
@@ -149,17 +143,20 @@ def ensure_tiny_model(cache_dir: Path | None = None, recipe: TinyModelRecipe | N
         target.parent.mkdir(parents=True, exist_ok=True)
         packaged = shipped_model(recipe)
         if packaged is not None:
-            _copy_into_place(packaged, target)
+            _copy_whole(packaged, target)
         else:
             build_tiny_model(target, recipe, progress=progress)
     return target
 
 
-def _copy_into_place(source: Path, target: Path) -> None:
-    """Copy a folder so that `target` appears whole or not at all."""
+def _copy_whole(source: Path, target: Path, extra: dict[str, str] | None = None) -> None:
+    """Copy a folder (plus `extra` files) so that `target` appears whole or not at all, replacing it."""
     import shutil
 
-    partial = target.with_name(target.name + ".copy")
+    partial = target.with_name(target.name + ".partial")
     shutil.rmtree(partial, ignore_errors=True)
     shutil.copytree(source, partial)
+    for name, text in (extra or {}).items():
+        (partial / name).write_text(text)
+    shutil.rmtree(target, ignore_errors=True)
     partial.rename(target)

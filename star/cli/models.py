@@ -48,9 +48,10 @@ def build_tiny(seed: int, out: Path | None, ship: bool) -> None:
     from star.tiny_model import build_tiny_model, ship as ship_build, tiny_model_path, tiny_recipe
 
     recipe = tiny_recipe(seed)
+    if out is not None and out.exists():  # never delete a folder the user named
+        raise click.UsageError(f"--out {out} already exists; name a new folder")
     target = out or tiny_model_path(recipe=recipe)
-    if target.exists():
-        shutil.rmtree(target)
+    shutil.rmtree(target, ignore_errors=True)  # the cached build of this recipe: rebuilt from scratch
     target.parent.mkdir(parents=True, exist_ok=True)
     click.echo(f"seed-training the tiny model of seed {seed} (recipe {recipe.key()}) into {target} ...", err=True)
     build_tiny_model(target, recipe, progress=True)
