@@ -101,8 +101,19 @@ def start_workers(config: StarConfig, model_path: str, task: Task) -> Workers:
 
 
 def trainer_options(trainer: TrainerConfig) -> dict:
-    """The trainer actor's Ray resources: a round's, and bench/training.py's, which measures that actor."""
-    return {"num_cpus": 0 if trainer.gpus == 0 else trainer.cpus, "num_gpus": trainer.gpus}
+    """The trainer actor's Ray resources: a round's, and bench/training.py's, which measures that actor.
+
+    With a worker group (trainer.workers > 1) the actor only coordinates and reserves nothing:
+    the group's workers hold the GPUs (star/train_group.py)."""
+    from star.train_group import group_plan
+
+    if group_plan(trainer) is not None:
+        # Ray Train's workers inherit this; its print patch breaks the stdout capture that
+        # datasets' fingerprinting (dill) relies on, which then prints bytecode into the log
+        return {"num_cpus": 0, "num_gpus": 0, "runtime_env": {"env_vars": {"RAY_TRAIN_ENABLE_PRINT_PATCH": "0"}}}
+    if trainer.gpus == 0:
+        return {"num_cpus": 0, "num_gpus": 0}
+    return {"num_cpus": trainer.cpus, "num_gpus": trainer.gpus}
 
 
 def _engine_groups(config: StarConfig) -> list:

@@ -125,8 +125,29 @@ class GeneratorsConfig(_Section):
 
 
 class TrainerConfig(_Section):
-    gpus: int = Field(0, ge=0, le=64, description="GPUs for the trainer actor; 0 = CPU.")
-    cpus: int = Field(1, ge=1, description="CPUs Ray reserves for the trainer actor.")
+    gpus: int = Field(0, ge=0, le=64, description="GPUs for training in all; 0 = CPU.")
+    cpus: int = Field(1, ge=1, description="CPUs Ray reserves for each training process on GPU (none on CPU).")
+    workers: int | None = Field(None, ge=1, le=256, description=(
+        "Training processes (a Ray Train TorchTrainer group, DDP or FSDP), each with gpus / workers GPUs "
+        "(None: one per GPU, or 1 on CPU; 1 trains inside the trainer actor itself)."))
+    strategy: Literal["ddp", "fsdp"] = Field("ddp", description=(
+        "How workers > 1 split the model: ddp keeps a full replica per worker; fsdp shards weights, "
+        "gradients and optimizer state (for models whose full fine-tune does not fit one GPU)."))
+
+    @model_validator(mode="after")
+    def _workers_share_gpus(self) -> "TrainerConfig":
+        workers = self.workers
+        if workers is not None and self.gpus and self.gpus % workers:
+            raise ValueError(f"trainer.gpus ({self.gpus}) must be a multiple of trainer.workers ({workers}): "
+                             f"each worker gets the same number of GPUs; set trainer.workers to {self.gpus} "
+                             "(one per GPU)")
+        if self.strategy == "fsdp" and not self.gpus:
+            # Accelerate shards only on accelerators; on CPU the HF Trainer would quietly run DDP
+            raise ValueError("trainer.strategy fsdp needs GPUs (trainer.gpus > 0); on CPU use strategy ddp")
+        if self.strategy == "fsdp" and (self.workers or self.gpus) == 1:
+            raise ValueError("trainer.strategy fsdp shards the model across workers, and trainer.workers is 1; "
+                             "set trainer.workers to the trainer's GPU count or strategy to ddp")
+        return self
 
 
 class CheckerConfig(_Section):
@@ -223,6 +244,14 @@ class StarConfig(_Section):
             raise ValueError("task.min_digits must not exceed task.max_digits")
         if self.lease.timeout_s <= self.lease.heartbeat_s:
             raise ValueError("lease.timeout_s must exceed lease.heartbeat_s, or a live driver loses its run")
+        return self
+
+    @model_validator(mode="after")
+    def _lora_is_not_sharded(self) -> "StarConfig":
+        if self.training.method == "lora" and self.trainer.strategy == "fsdp":
+            # merging the adapter needs whole weights; a LoRA fine-tune's replica fits where serving does
+            raise ValueError("training.method lora cannot use trainer.strategy fsdp; set trainer.strategy to ddp "
+                             "(LoRA trains a small adapter, so a full replica per worker fits) or method to full")
         return self
 
 

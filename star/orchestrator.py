@@ -34,6 +34,7 @@ from star.storage_uri import join
 from star.tasks.base import Problem, Task
 from star.tracking.base import NullTracker, Tracker
 from star.tracking.rounds import log_round
+from star.train_group import group_plan
 from star.train_retry import train_with_retry
 from star.training import TrainSpec, steps_for_round
 from star.verdicts import CHECK_ERRORS
@@ -153,12 +154,16 @@ def train_round(ctx: RunContext, index: int, model_in: str) -> tuple[str, int, i
                            tiny=ctx.config.model == TINY_MODEL),
         report=ctx.tracker.trainer_report(index),
         publish=PublishTo(location, name, ctx.config.checkpoint_cache),
+        group=group_plan(ctx.config.trainer),
     )
     save_time = _phase_clock(ctx, index, "train")
     with ctx.progress.spinner(f"round {index}: training on {len(examples)} examples"):
         result = train_with_retry(ctx.workers.trainer, spec, round_index=index, log=ctx.progress.log,
                                   restart_timeout=ctx.config.recovery.restart_timeout)
     save_time()
+    if spec.group is not None:
+        ctx.progress.log(f"round {index}: trained on {spec.group.workers} workers ({spec.group.strategy}); the largest "
+                         f"optimizer step saw {result.largest_step} examples (training.batch_size {spec.batch_size})")
     if result.truncated:
         ctx.progress.log(f"round {index}: {result.truncated} of {result.examples} training examples exceed "
                          f"{spec.max_length} tokens and were cut at the end (their answers may be lost); "

@@ -226,7 +226,13 @@ def check_gpu_requests(generators: GeneratorsConfig, trainer: TrainerConfig,
     alive = [dict(n.get("Resources") or {}) for n in ray_nodes if n.get("Alive")]
     _check_fits("generators.gpus_per_generator", generators.gpus_per_generator, generators.resources, alive,
                 "one engine's GPUs (tensor parallel)")
-    _check_fits("trainer.gpus", trainer.gpus, {}, alive, "the trainer actor's GPUs")
+    from star.train_group import worker_count
+
+    workers = worker_count(trainer)
+    if workers == 1:
+        _check_fits("trainer.gpus", trainer.gpus, {}, alive, "the trainer actor's GPUs")
+    else:  # a worker group may span nodes; each worker's GPUs are on one
+        _check_fits("trainer.gpus", trainer.gpus // workers, {}, alive, f"each of the {workers} training workers' GPUs")
 
 
 def _check_fits(field: str, gpus: int, resources: Mapping[str, float], alive: list[dict], what: str) -> None:

@@ -125,6 +125,8 @@ def train_and_publish(spec: TrainSpec) -> TrainResult:
     out = location_cache(target.cache_dir, target.location) / "scratch" / target.name if remote else reference
     spec = replace(spec, init_model=local_checkpoint(spec.init_model, target.cache_dir), output_dir=str(out))
     result = train_sft(spec, progress=False)
+    if spec.rank != 0:
+        return replace(result, output_dir=reference)  # rank 0 of a worker group saves and publishes
     # False: an earlier try of this call published first (the actor died after it); that copy stays.
     publish(result.output_dir, target.location, target.name)
     if remote:

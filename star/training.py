@@ -15,8 +15,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from star.step_examples import StepExamples
+
 if TYPE_CHECKING:
     from star.run_storage import PublishTo
+    from star.train_group import GroupPlan
 
 
 @dataclass(frozen=True)
@@ -64,6 +67,13 @@ class TrainSpec:
     #: the trainer actor publishes the checkpoint to the run's storage (star/run_storage.py); train_sft
     #: itself ignores it. None: output_dir is the result.
     publish: PublishTo | None = None
+    #: run on a Ray Train worker group (star/train_group.py); None: in this process
+    group: GroupPlan | None = None
+    #: set by the group for each of its workers: the processes sharing every batch, this one's rank,
+    #: and how they split the model (ddp: a replica each; fsdp: shards)
+    world_size: int = 1
+    rank: int = 0
+    strategy: str = "ddp"
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -80,6 +90,9 @@ class TrainResult:
     tokens: int | None = None
     #: seconds of the training loop alone (the HF Trainer's train_runtime: no loading, tokenizing or saving)
     train_seconds: float | None = None
+    #: the most examples one optimizer step saw, summed over all processes: counted, not
+    #: configured (it should be batch_size; an epoch's last step may see fewer)
+    largest_step: int | None = None
 
 
 def steps_for_round(round_index: int, base_steps: int = 40, growth: float = 1.2) -> int:
@@ -101,25 +114,40 @@ def train_sft(spec: TrainSpec, *, progress: bool = True) -> TrainResult:
         trainer = build_trainer(spec, tmp_dir, progress=progress)
         truncated = count_truncated(render_prompts(spec.examples, trainer.processing_class), trainer.processing_class,
                                     spec.max_length)
+        step_examples = StepExamples(trainer)
         try:
             output = trainer.train()
         finally:
             _end_report_run(spec.report)
-    trained = trainer.model
-    if spec.lora_rank:
-        trained = trained.merge_and_unload()  # vLLM loads plain weights
-    _save_in_declared_dtype(trained, spec.init_model, tmp_dir)
-    trainer.processing_class.save_pretrained(str(tmp_dir))
-    _replace_dir(tmp_dir, final_dir)
+    steps = int(output.global_step)
+    save_checkpoint(trainer, spec, tmp_dir, final_dir)
     return TrainResult(
         output_dir=str(final_dir),
-        steps=int(output.global_step),
+        steps=steps,
         examples=len(spec.examples),
         final_loss=float(output.training_loss) if output.training_loss is not None else None,
         truncated=truncated,
         tokens=int(trainer.state.num_input_tokens_seen) if trainer.args.include_num_input_tokens_seen != "no" else None,
         train_seconds=output.metrics.get("train_runtime"),
+        largest_step=step_examples.largest_step(),
     )
+
+
+def save_checkpoint(trainer, spec: TrainSpec, tmp_dir: Path, final_dir: Path) -> None:
+    """Rank 0 saves the trained weights (LoRA merged) in the base's dtype, then renames into place.
+
+    Under FSDP every rank holds a shard: all of them take part in gathering the full
+    state dict, which only rank 0 writes.
+    """
+    full_state = trainer.accelerator.get_state_dict(trainer.model_wrapped) if spec.strategy == "fsdp" else None
+    if spec.rank != 0:
+        return
+    trained = trainer.accelerator.unwrap_model(trainer.model)
+    if spec.lora_rank:
+        trained = trained.merge_and_unload()  # vLLM loads plain weights
+    _save_in_declared_dtype(trained, spec.init_model, tmp_dir, state_dict=full_state)
+    trainer.processing_class.save_pretrained(str(tmp_dir))
+    _replace_dir(tmp_dir, final_dir)
 
 
 def batch_plan(batch_size: int, micro_batch_size: int | None, devices: int = 1) -> tuple[int, int]:
@@ -153,8 +181,10 @@ def build_trainer(spec: TrainSpec, output_dir: Path, *, progress: bool = True):
     if spec.num_threads:
         torch.set_num_threads(spec.num_threads)
     tokenizer, model = load_for_training(spec.init_model, progress=progress)
-    per_device, accumulation = batch_plan(spec.batch_size, spec.micro_batch_size)
+    per_device, accumulation = batch_plan(spec.batch_size, spec.micro_batch_size, spec.world_size)
     rows = render_prompts(spec.examples, tokenizer)
+    run_args = local_run_args(bf16=spec.bf16, max_steps=spec.max_steps, progress=progress,
+                              gradient_checkpointing=spec.gradient_checkpointing)
     args = SFTConfig(
         output_dir=str(output_dir),
         max_steps=spec.max_steps if spec.max_steps else -1,
@@ -168,8 +198,8 @@ def build_trainer(spec: TrainSpec, output_dir: Path, *, progress: bool = True):
         seed=spec.seed,
         max_length=spec.max_length,
         completion_only_loss=True,
-        **local_run_args(bf16=spec.bf16, max_steps=spec.max_steps, progress=progress,
-                         gradient_checkpointing=spec.gradient_checkpointing) | _report_args(spec.report),
+        **run_args | _report_args(spec.report)
+        | sharding_args(spec.strategy, spec.world_size, run_args["gradient_checkpointing"]),
         eos_token=tokenizer.eos_token,
         **spec.extra,
     )
@@ -229,6 +259,21 @@ def local_run_args(*, bf16: bool, max_steps: int | None, progress: bool,
     }
 
 
+def sharding_args(strategy: str, world_size: int, checkpointing: bool) -> dict[str, Any]:
+    """The HF Trainer's arguments for a worker group. DDP: the Trainer wraps the model itself
+    when it runs in a process group. FSDP (version 2) shards parameters, gradients and optimizer
+    state per decoder layer (the model's `_no_split_modules`), saves a full state dict, and
+    recomputes activations through FSDP's own `activation_checkpointing` (the Trainer's
+    gradient checkpointing would add an all-gather to the backward pass)."""
+    if world_size < 2:
+        return {}
+    if strategy == "ddp":  # every parameter gets a gradient; the search for unused ones costs a graph walk per step
+        return {"ddp_find_unused_parameters": False}
+    return {"fsdp": True, "gradient_checkpointing": False,
+            "fsdp_config": {"version": 2, "reshard_after_forward": True, "auto_wrap_policy": "TRANSFORMER_BASED_WRAP",
+                            "state_dict_type": "FULL_STATE_DICT", "activation_checkpointing": checkpointing}}
+
+
 def _report_args(report: TrainerReport | None) -> dict[str, Any]:
     """Where the trainer's own curves go (tracking on), else nowhere."""
     if report is None:
@@ -261,7 +306,7 @@ def _end_report_run(report: TrainerReport | None) -> None:
         wandb.finish()
 
 
-def _save_in_declared_dtype(model, init_model: str, out_dir: Path) -> None:
+def _save_in_declared_dtype(model, init_model: str, out_dir: Path, state_dict: dict | None = None) -> None:
     """Save safetensors in the dtype the base declares, not in the float32 of the master weights.
 
     Training keeps float32 weights (bf16 only autocasts the products); a bfloat16 base saved as
@@ -274,9 +319,15 @@ def _save_in_declared_dtype(model, init_model: str, out_dir: Path) -> None:
 
     declared = base_dtype(init_model)
     dtype = getattr(torch, declared, None) if declared else None
-    if isinstance(dtype, torch.dtype) and dtype.is_floating_point and model.dtype != dtype:
-        model = model.to(dtype)  # the trainer is done with it; its optimizer state is not saved
-    model.save_pretrained(str(out_dir), safe_serialization=True)
+    converts = isinstance(dtype, torch.dtype) and dtype.is_floating_point
+    if state_dict is not None:  # gathered from FSDP shards
+        if converts:
+            state_dict = {name: t.to(dtype) if t.is_floating_point() else t for name, t in state_dict.items()}
+        model.save_pretrained(str(out_dir), safe_serialization=True, state_dict=state_dict)
+    else:
+        if converts and model.dtype != dtype:
+            model = model.to(dtype)  # the trainer is done with it; its optimizer state is not saved
+        model.save_pretrained(str(out_dir), safe_serialization=True)
     if declared:
         declare_dtype(out_dir, declared)
 

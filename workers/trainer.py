@@ -13,6 +13,10 @@ from star.training import TrainResult, TrainSpec
 @ray.remote
 class TrainerActor:
     def train(self, spec: TrainSpec) -> TrainResult:
+        if spec.group is not None:  # a coordinator: the worker group trains (star/train_group.py)
+            from star.train_group import train_in_group
+
+            return train_in_group(spec, spec.group, scratch=_group_scratch(spec))
         from star.run_storage import train_and_publish  # torch/trl import inside the actor
 
         return train_and_publish(with_cpu_threads(spec))
@@ -34,3 +38,9 @@ def with_cpu_threads(spec: TrainSpec) -> TrainSpec:
     if spec.num_threads is not None or torch.cuda.is_available():
         return spec
     return dataclasses.replace(spec, num_threads=len(os.sched_getaffinity(0)))
+
+
+def _group_scratch(spec: TrainSpec) -> str | None:
+    """Ray Train's run folder (logs only): beside the node's checkpoint cache when one is set."""
+    cache = spec.publish.cache_dir if spec.publish else None
+    return os.path.join(os.path.abspath(os.path.expanduser(cache)), "ray_train") if cache else None
