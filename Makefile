@@ -26,3 +26,4 @@ bench: $(STAMP)
 	$(PY) bench/checker.py
 	$(PY) bench/store.py
 	$(PY) bench/training.py
+	$(PY) bench/evaluation.py

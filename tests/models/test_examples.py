@@ -1,4 +1,4 @@
-"""The SmolLM2 example configs validate and build their tasks."""
+"""The example configs validate, build their tasks and add up."""
 
 from __future__ import annotations
 
@@ -28,3 +28,21 @@ def test_gsm8k_example_sends_chat_messages_and_runs_on_the_local_copy():
     assert len(task.train_problems()) == 200 and len(task.eval_problems()) == 50
     messages = task.to_messages(task.prompt(task.train_problems()[0]))
     assert [m["role"] for m in messages] == ["user", "assistant"] * 2 + ["user"]
+
+
+def test_gpu_examples_fill_their_node_and_keep_batch_size_per_optimizer_step():
+    from star.train_group import group_plan
+    from star.training import batch_plan
+
+    seven_b = load_config(REPO / "examples" / "math_7b_8gpu.yaml")
+    engines = seven_b.generators.count * seven_b.generators.gpus_per_generator
+    assert engines + seven_b.trainer.gpus == 8, "the 8-GPU example uses every GPU of its node"
+    plan = group_plan(seven_b.trainer)
+    assert plan is not None and plan.workers == 4 and plan.gpus_per_worker == 1 and plan.strategy == "fsdp"
+    training = seven_b.training
+    # the comment's arithmetic: 64 = 2 per pass x 8 accumulated x 4 workers
+    assert batch_plan(training.batch_size, training.micro_batch_size, plan.workers) == (2, 8)
+    assert training.method == "full"
+
+    one_gpu = load_config(REPO / "examples" / "gsm8k_gpu.yaml")
+    assert group_plan(one_gpu.trainer) is None  # one trainer GPU: the actor trains itself
