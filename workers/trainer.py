@@ -15,7 +15,10 @@ class TrainerActor:
     def train(self, spec: TrainSpec) -> TrainResult:
         from star.run_storage import train_and_publish  # torch/trl import inside the actor
 
-        return train_and_publish(with_cpu_threads(spec))
+        try:
+            return train_and_publish(with_cpu_threads(spec))
+        finally:
+            release_gpu_cache()
 
     def ready(self) -> bool:
         return True
@@ -34,3 +37,19 @@ def with_cpu_threads(spec: TrainSpec) -> TrainSpec:
     if spec.num_threads is not None or torch.cuda.is_available():
         return spec
     return dataclasses.replace(spec, num_threads=len(os.sched_getaffinity(0)))
+
+
+def release_gpu_cache() -> None:
+    """Give the GPU memory PyTorch still caches after training back to the device.
+
+    This process outlives the round; without this its allocator keeps the training peak reserved,
+    and an engine sharing the GPU (colocate) could not wake up next to it. The model and optimizer
+    are unreachable by now, but hold reference cycles, hence the collection first.
+    """
+    import gc
+
+    import torch
+
+    if torch.cuda.is_available():
+        gc.collect()
+        torch.cuda.empty_cache()
