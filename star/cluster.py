@@ -9,7 +9,10 @@ from dataclasses import dataclass, field
 
 from star.config import StarConfig, TrainerConfig
 from star.generation import EngineSpec
-from star.placement import generator_options, remove_groups, reserve_engine_groups
+from star.placement import (
+    ENGINE_CPUS, colocated_bundles, colocated_options, generator_options, remove_groups, reserve_colocated_group,
+    reserve_engine_groups,
+)
 from star.tasks.base import Task
 
 
@@ -18,7 +21,8 @@ class Workers:
     generators: list
     checker: object
     trainer: object
-    #: one placement group per tensor-parallel engine (star/placement.py); removed by stop_workers
+    #: one placement group per tensor-parallel engine, or the one group a colocated run shares
+    #: (star/placement.py); removed by stop_workers
     placement_groups: list = field(default_factory=list)
 
 
@@ -60,6 +64,7 @@ def engine_spec(config: StarConfig, model_path: str) -> EngineSpec:
         tensor_parallel_size=max(1, gen.gpus_per_generator),
         gpu_memory_utilization=gen.gpu_memory_utilization, cpu_kv_cache_gb=gen.cpu_kv_cache_gb,
         enforce_eager=gen.enforce_eager, seed=config.seed, on_cpu=gen.gpus_per_generator == 0,
+        enable_sleep_mode=config.colocate,  # engines sleep while the trainer uses their GPU
     )
 
 
@@ -83,16 +88,17 @@ def start_workers(config: StarConfig, model_path: str, task: Task) -> Workers:
     restart = {"max_restarts": config.recovery.max_restarts, "max_task_retries": 0}
     workers = Workers(generators=[], checker=None, trainer=None)
     try:
-        workers.placement_groups = _engine_groups(config)
+        workers.placement_groups = _colocated_group(config) if config.colocate else _engine_groups(config)
         for index in range(config.generators.count):
-            group = workers.placement_groups[index] if workers.placement_groups else None
-            options = generator_options(config.generators.gpus_per_generator, config.generators.resources, group)
+            options = _generator_options(config, workers.placement_groups, index)
             generator = GeneratorActor.options(**options, **restart).remote(spec, config.checkpoint_cache)
             workers.generators.append(generator)
         workers.checker = CheckerActor.options(num_cpus=0, **restart).remote(
             config.checker.workers, config.checker.timeout, task, config.accept
         )
-        workers.trainer = TrainerActor.options(**trainer_options(config.trainer), **restart).remote()
+        trainer = (colocated_trainer_options(config, workers.placement_groups[0]) if config.colocate
+                   else trainer_options(config.trainer))
+        workers.trainer = TrainerActor.options(**trainer, **restart).remote()
         ray.get([g.ready.remote() for g in workers.generators])
     except BaseException:
         _stop_after_failure(workers)
@@ -114,6 +120,25 @@ def trainer_options(trainer: TrainerConfig) -> dict:
     if trainer.gpus == 0:
         return {"num_cpus": 0, "num_gpus": 0}
     return {"num_cpus": trainer.cpus, "num_gpus": trainer.gpus}
+
+
+def _generator_options(config: StarConfig, groups: list, index: int) -> dict:
+    gen = config.generators
+    if config.colocate:
+        return colocated_options(groups[0], index, ENGINE_CPUS, gen.resources)  # engine i shares bundle i
+    return generator_options(gen.gpus_per_generator, gen.resources, groups[index] if groups else None)
+
+
+def colocated_trainer_options(config: StarConfig, group) -> dict:
+    """colocate: the trainer takes the other share of the engine's GPU (bundle 0), with trainer.cpus."""
+    return colocated_options(group, 0, config.trainer.cpus)
+
+
+def _colocated_group(config: StarConfig) -> list:
+    """colocate: the one group engines and trainer share, ready (config allows one GPU, see colocate_problem)."""
+    gen = config.generators
+    bundles = colocated_bundles(gen.count * gen.gpus_per_generator, config.trainer.cpus, gen.resources)
+    return [reserve_colocated_group(bundles, gen.placement_timeout)]
 
 
 def _engine_groups(config: StarConfig) -> list:

@@ -216,6 +216,14 @@ class StarConfig(_Section):
         "answer", description="Accept a rationale on its final answer (paper) or also on every checkable step."
     )
     ray_address: str | None = Field(None, description="Ray cluster address ('auto' to join one); None starts Ray locally.")
+    # Top level, not in `generators` or `trainer`: it binds the two sections' GPUs together and is
+    # validated against both (colocate_problem below).
+    colocate: bool = Field(False, description=(
+        "Put the vLLM engines and the trainer on the same GPU: engines sleep (vLLM sleep mode, level 1: "
+        "weights to CPU memory, KV cache freed) while the round trains and wake before evaluation. For a "
+        "one-GPU machine; costs a sleep and a wake per round and CPU memory for the weights. Needs "
+        "generators.count 1, gpus_per_generator 1, gpu_memory_utilization <= 0.9 and trainer.gpus 1; "
+        "GPU only (vLLM-CPU has no sleep mode)."))
     task: TaskConfig = Field(default_factory=ArithmeticTaskConfig, description="The problems and prompts.")
     sampling: SamplingConfig = Field(default_factory=SamplingConfig, description="Direct rationale sampling.")
     rationalization: RationalizationConfig = Field(default_factory=RationalizationConfig, description="Hinted retries.")
@@ -253,6 +261,52 @@ class StarConfig(_Section):
             raise ValueError("training.method lora cannot use trainer.strategy fsdp; set trainer.strategy to ddp "
                              "(LoRA trains a small adapter, so a full replica per worker fits) or method to full")
         return self
+
+    @model_validator(mode="after")
+    def _colocation_fits(self) -> "StarConfig":
+        problem = colocate_problem(self.generators, self.trainer) if self.colocate else None
+        if problem:
+            raise ValueError(problem)
+        return self
+
+
+#: vLLM's share of a GPU it shares with the trainer (colocate). The trainer process stays on that GPU
+#: while the engine is awake: its CUDA context and what PyTorch keeps cached after training (about
+#: 0.5-1 GiB), and a restarted engine must find util x the GPU free next to it (vLLM checks at start).
+#: 0.9 leaves 1.6 GB of a 16 GB GPU and 8 GB of an 80 GB one.
+COLOCATE_MAX_GPU_UTILIZATION = 0.9
+
+
+def colocate_problem(gen: GeneratorsConfig, trainer: TrainerConfig) -> str | None:
+    """Why `colocate: true` cannot run with these sections, and the fix; None when it can.
+
+    The engines' GPUs must be exactly the trainer's. Today that is one GPU: a one-GPU trainer is one
+    Ray actor, which can take a share of only one placement-group bundle, so one engine of one GPU
+    shares it with the trainer (star/placement.py). A trainer on several GPUs is a Ray Train group
+    (star/train_group.py), which reserves its own placement group and so cannot take shares of the
+    engines' bundles; sharing N GPUs would need worker i placed in engine i's bundle.
+    """
+    off = "or set colocate: false"
+    if gen.gpus_per_generator == 0:
+        return ("colocate needs GPU engines: it frees their memory during training with vLLM sleep mode, "
+                "which vLLM-CPU does not have ('Sleep mode is not supported on current platform.'); set "
+                f"generators.gpus_per_generator to 1, {off} (on a CPU the engine and the trainer already share "
+                "the machine)")
+    if trainer.gpus == 0:
+        return f"colocate puts the trainer on the engines' GPU, so it needs trainer.gpus: 1, {off}"
+    if trainer.gpus > 1 or gen.gpus_per_generator > 1:
+        return (f"colocate shares one GPU today (trainer.gpus is {trainer.gpus}, generators.gpus_per_generator "
+                f"is {gen.gpus_per_generator}): a trainer on several GPUs is a Ray Train group with its own "
+                f"placement group, which cannot share the engines' GPUs; set both to 1, {off} to give engines "
+                "and trainer their own GPUs")
+    if gen.count != 1:
+        return (f"colocate puts every engine on the trainer's one GPU, which holds one engine: set "
+                f"generators.count to 1 (it is {gen.count}), {off}")
+    if gen.gpu_memory_utilization > COLOCATE_MAX_GPU_UTILIZATION:
+        return (f"generators.gpu_memory_utilization is {gen.gpu_memory_utilization:g}, but with colocate the "
+                "trainer process stays on the GPU while the engine runs (its CUDA context and cached memory); "
+                f"set it to {COLOCATE_MAX_GPU_UTILIZATION:g} or less")
+    return None
 
 
 def embedded_default() -> dict[str, Any]:

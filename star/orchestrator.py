@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -18,6 +19,7 @@ import db.store as store
 from db.models import Attempt, Round
 from star.cluster import Workers
 from star.config import TINY_MODEL, StarConfig
+from star.engine_sleep import engines_asleep
 from star.evaluation.heldout import (
     GREEDY, SAMPLED, HeldOutAnswer, heldout_metrics, heldout_requests, load_verifier,
 )
@@ -157,7 +159,7 @@ def train_round(ctx: RunContext, index: int, model_in: str) -> tuple[str, int, i
         group=group_plan(ctx.config.trainer),
     )
     save_time = _phase_clock(ctx, index, "train")
-    with ctx.progress.spinner(f"round {index}: training on {len(examples)} examples"):
+    with ctx.progress.spinner(f"round {index}: training on {len(examples)} examples"), _engines_freed(ctx, index):
         result = train_with_retry(ctx.workers.trainer, spec, round_index=index, log=ctx.progress.log,
                                   restart_timeout=ctx.config.recovery.restart_timeout)
     save_time()
@@ -175,6 +177,14 @@ def train_round(ctx: RunContext, index: int, model_in: str) -> tuple[str, int, i
             metrics={"final_loss": result.final_loss, "init": init, "truncated": result.truncated},
         )
     return result.output_dir, result.examples, result.steps
+
+
+def _engines_freed(ctx: RunContext, index: int) -> AbstractContextManager[None]:
+    """colocate: the engines sleep while the trainer uses their GPU, and wake before evaluation."""
+    if not ctx.config.colocate:
+        return nullcontext()
+    return engines_asleep(ctx.workers.generators, round_index=index, log=ctx.progress.log,
+                          restart_timeout=ctx.config.recovery.restart_timeout)
 
 
 def training_max_length(config: StarConfig) -> int:

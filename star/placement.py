@@ -95,22 +95,28 @@ def reserve_engine_groups(count: int, tensor_parallel: int, resources: Mapping[s
                           timeout_s: float) -> list:
     """One ready STRICT_PACK group per engine, or none: on a timeout every group is removed
     and a PlacementError says what could not be reserved."""
+    bundles = engine_bundles(tensor_parallel, resources)
+    groups, ready = _reserve({f"star-engine-{index}": bundles for index in range(count)}, timeout_s)
+    if ready < len(groups):
+        remove_groups(groups)
+        raise PlacementError(_not_reserved(ready, count, tensor_parallel, resources, timeout_s))
+    return groups
+
+
+def _reserve(bundles_by_name: Mapping[str, list[dict[str, float]]], timeout_s: float) -> tuple[list, int]:
+    """(groups, how many became ready within `timeout_s`); an interrupted reservation leaves no group."""
     import ray
     from ray.util.placement_group import placement_group
 
-    bundles = engine_bundles(tensor_parallel, resources)
     groups = []
     try:
-        for index in range(count):
-            groups.append(placement_group(bundles, strategy=STRATEGY, name=f"star-engine-{index}"))
+        for name, bundles in bundles_by_name.items():
+            groups.append(placement_group(bundles, strategy=STRATEGY, name=name))
         ready, _ = ray.wait([group.ready() for group in groups], num_returns=len(groups), timeout=timeout_s)
     except BaseException:
         remove_groups(groups)
         raise
-    if len(ready) < len(groups):
-        remove_groups(groups)
-        raise PlacementError(_not_reserved(len(ready), count, tensor_parallel, resources, timeout_s))
-    return groups
+    return groups, len(ready)
 
 
 def _not_reserved(ready: int, count: int, tensor_parallel: int, resources: Mapping[str, float] | None,
@@ -131,3 +137,52 @@ def remove_groups(groups: Sequence) -> None:
             remove_placement_group(group)
         except Exception:  # noqa: BLE001 - removing the others matters more than why one failed
             pass
+
+
+# --- colocate: engine and trainer on the same GPU ------------------------------------------------------
+#
+# As OpenRLHF's colocate_all (openrlhf/cli/train_ppo_ray.py, trainer/ray/vllm_engine.py): one shared
+# placement group of {"GPU": 1, "CPU": ...} bundles, and every actor on a GPU asks for a fraction of its
+# bundle's GPU, so Ray gives them all that GPU's id. Ray only schedules; the memory is shared in time,
+# the engines sleeping while the trainer trains (star/engine_sleep.py).
+
+#: the share of a colocated bundle's GPU that the engine and the trainer each ask for; the two halves
+#: fill the GPU, so Ray places no other GPU work on it.
+COLOCATED_GPU_SHARE = 0.5
+#: CPUs a colocated engine asks for (as a one-GPU engine does)
+ENGINE_CPUS = 1
+
+
+def colocated_bundles(gpus: int, trainer_cpus: int, resources: Mapping[str, float] | None = None,
+                      ) -> list[dict[str, float]]:
+    """The shared group: one bundle per GPU with the CPUs of an engine and of a trainer process
+    (trainer.cpus keeps its meaning); custom resources in bundle 0, where the engine asks for them."""
+    if gpus < 1:
+        raise ValueError(f"colocation shares GPUs; {gpus} GPUs is none")
+    bundles = [{"GPU": 1.0, "CPU": float(ENGINE_CPUS + trainer_cpus)} for _ in range(gpus)]
+    bundles[0].update({name: float(amount) for name, amount in (resources or {}).items()})
+    return bundles
+
+
+def colocated_options(group: Any, bundle_index: int, cpus: int,
+                      resources: Mapping[str, float] | None = None) -> dict:
+    """Ray options of an actor (an engine or the trainer) taking its share of one bundle's GPU."""
+    from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
+
+    strategy = PlacementGroupSchedulingStrategy(placement_group=group, placement_group_bundle_index=bundle_index)
+    extra = {"resources": dict(resources)} if resources else {}
+    return {"num_gpus": COLOCATED_GPU_SHARE, "num_cpus": cpus, "scheduling_strategy": strategy, **extra}
+
+
+def reserve_colocated_group(bundles: list[dict[str, float]], timeout_s: float) -> Any:
+    """The ready shared group, or a PlacementError (and no group) after `timeout_s`."""
+    groups, ready = _reserve({"star-colocated": bundles}, timeout_s)
+    if not ready:
+        remove_groups(groups)
+        needs = ", ".join(f"{k} {v:g}" for k, v in bundles[0].items())
+        raise PlacementError(
+            f"could not reserve the GPU that the engine and the trainer share (colocate) within {timeout_s:g} s "
+            f"(generators.placement_timeout): it needs {len(bundles)} bundle(s) of {needs} on one node; "
+            "`ray status` shows what is free: free a GPU, lower trainer.cpus, raise generators.placement_timeout "
+            "if a node is starting, or set colocate: false")
+    return groups[0]

@@ -57,6 +57,13 @@ class GeneratorActor:
                 os._exit(1)
             raise
 
+    def sleep(self, level: int = 1) -> None:
+        """Free this engine's GPU for the trainer (colocate); it wakes on `wake_up` or its next batch."""
+        self.engine.sleep(level)
+
+    def wake_up(self) -> None:
+        self.engine.wake_up()
+
     def ready(self) -> bool:
         return True
 

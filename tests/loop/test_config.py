@@ -141,3 +141,31 @@ def test_cli_refuses_an_unknown_storage_scheme_before_any_work(tmp_path: Path) -
     assert result.exit_code == 2, result.output
     assert "unknown scheme 'nosuch'" in result.output
     assert not (tmp_path / "s.db").exists()  # refused before the store was opened
+
+
+ONE_GPU = {"colocate": True, "generators.gpus_per_generator": 1, "trainer.gpus": 1}
+
+
+def test_colocate_is_off_by_default_and_takes_one_shared_gpu() -> None:
+    assert load_config(None).colocate is False
+    config = load_config(None, ONE_GPU)
+    assert config.colocate and config.generators.gpu_memory_utilization == 0.85  # the default fits
+    assert load_config(None, {**ONE_GPU, "generators.gpu_memory_utilization": 0.9}).colocate
+
+
+@pytest.mark.parametrize(("overrides", "says"), [
+    ({"generators.gpus_per_generator": 0}, ["needs GPU engines", "Sleep mode is not supported on current platform",
+                                            "set generators.gpus_per_generator to 1"]),
+    ({"trainer.gpus": 0}, ["needs trainer.gpus: 1"]),
+    ({"trainer.gpus": 2, "generators.count": 2}, ["trainer.gpus is 2", "Ray Train group with its own placement group"]),
+    ({"generators.gpus_per_generator": 2}, ["generators.gpus_per_generator is 2", "set both to 1"]),
+    ({"generators.count": 3}, ["set generators.count to 1 (it is 3)"]),
+    ({"generators.gpu_memory_utilization": 0.95}, ["gpu_memory_utilization is 0.95", "set it to 0.9 or less"]),
+])
+def test_colocate_refuses_what_cannot_share_one_gpu_and_names_the_fix(overrides: dict, says: list[str]) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_config(None, {**ONE_GPU, **overrides})
+    message = str(info.value)
+    assert all(part in message for part in says), message
+    assert "or set colocate: false" in message or "gpu_memory_utilization" in message, message
+    load_config(None, {**ONE_GPU, **overrides, "colocate": False})  # the same sections are fine apart

@@ -12,15 +12,17 @@ import os
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import ray
 from ray._raylet import PlacementGroupID
 from ray.util.placement_group import PlacementGroup
 from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
 
 from star.config import GeneratorsConfig, TrainerConfig
-from star.placement import STRATEGY, engine_bundles, generator_options, prepare_engine_env
+from star.placement import STRATEGY, colocated_bundles, engine_bundles, generator_options, prepare_engine_env
 from star.preflight import ClusterError, check_gpu_requests
 
 REPO = Path(__file__).resolve().parents[2]
@@ -133,3 +135,89 @@ def test_tensor_parallel_engine_on_a_cluster_with_a_cpu_head(tmp_path: Path) -> 
     assert facts["too_many"].startswith("could reserve only 2 of 3 tensor-parallel generators within 3 s")
     assert facts["left_after_failure"] == [] and facts["free_gpus"] == 4.0
     assert "largest alive Ray node has 4 GPUs" in facts["preflight"]
+
+
+# --- colocate: engine and trainer share a GPU ---------------------------------------------------------
+
+
+def test_colocated_group_has_a_bundle_per_gpu_with_engine_and_trainer_cpus() -> None:
+    assert colocated_bundles(1, trainer_cpus=8) == [{"GPU": 1.0, "CPU": 9.0}]
+    # custom resources once, in bundle 0 where the engine asks for them
+    assert colocated_bundles(2, trainer_cpus=1, resources={"gen_node": 1}) == [
+        {"GPU": 1.0, "CPU": 2.0, "gen_node": 1.0}, {"GPU": 1.0, "CPU": 2.0}]
+    with pytest.raises(ValueError):
+        colocated_bundles(0, trainer_cpus=1)
+
+
+def test_engine_and_trainer_each_take_a_share_of_the_same_bundle() -> None:
+    from star.cluster import _generator_options, colocated_trainer_options, engine_spec
+    from star.config import load_config
+
+    config = load_config(None, {"colocate": True, "generators.gpus_per_generator": 1, "trainer.gpus": 1,
+                                "trainer.cpus": 6, "generators.resources": {"gen_node": 1}})
+    group = PlacementGroup(PlacementGroupID.from_random())
+    engine, trainer = _generator_options(config, [group], 0), colocated_trainer_options(config, group)
+    places = [options.pop("scheduling_strategy") for options in (engine, trainer)]
+    assert engine == {"num_gpus": 0.5, "num_cpus": 1, "resources": {"gen_node": 1}}
+    assert trainer == {"num_gpus": 0.5, "num_cpus": 6}
+    assert engine["num_gpus"] + trainer["num_gpus"] == 1.0  # together they fill the GPU: nothing else fits
+    assert all(p.placement_group is group and p.placement_group_bundle_index == 0 for p in places)
+    bundle = colocated_bundles(1, trainer_cpus=6, resources={"gen_node": 1})[0]
+    assert bundle["CPU"] == engine["num_cpus"] + trainer["num_cpus"]  # the two fit their bundle exactly
+    assert engine_spec(config, "m").enable_sleep_mode is True
+    assert engine_spec(load_config(None), "m").enable_sleep_mode is False
+
+
+def test_separate_layout_is_unchanged_without_colocate() -> None:
+    from star.cluster import _generator_options, trainer_options
+    from star.config import load_config
+
+    config = load_config(None, {"generators.gpus_per_generator": 1, "trainer.gpus": 1, "trainer.cpus": 6})
+    assert _generator_options(config, [], 0) == {"num_gpus": 1, "num_cpus": 1}
+    assert trainer_options(config.trainer) == {"num_cpus": 6, "num_gpus": 1}
+
+
+@ray.remote
+class SharePlace:
+    """Stands for the generator or the trainer actor: reports the GPU Ray gave it."""
+
+    def where(self) -> dict:
+        context = ray.get_runtime_context()
+        return {"gpus": ray.get_gpu_ids(), "visible": os.environ.get("CUDA_VISIBLE_DEVICES"),
+                "group": context.get_placement_group_id(), "resources": context.get_assigned_resources()}
+
+
+@pytest.fixture
+def one_logical_gpu() -> Iterator[None]:
+    """A private Ray whose node has one logical GPU (Ray schedules it on a machine without any)."""
+    ray.shutdown()  # a driver joins one Ray at a time; the session's instance has no GPU
+    ray.init(address="local", num_cpus=4, num_gpus=1, include_dashboard=False, logging_level="WARNING",
+             log_to_driver=False)
+    yield
+    ray.shutdown()
+
+
+@pytest.mark.slow
+def test_colocated_engine_and_trainer_get_the_same_gpu_on_real_ray(one_logical_gpu: None) -> None:
+    from star.cluster import _colocated_group, _generator_options, colocated_trainer_options
+    from star.config import load_config
+    from star.placement import PlacementError, remove_groups, reserve_colocated_group
+
+    config = load_config(None, {"colocate": True, "generators.gpus_per_generator": 1, "trainer.gpus": 1,
+                                "trainer.cpus": 2, "generators.placement_timeout": 60})
+    groups = _colocated_group(config)
+    try:
+        engine = SharePlace.options(**_generator_options(config, groups, 0)).remote()
+        trainer = SharePlace.options(**colocated_trainer_options(config, groups[0])).remote()
+        places = ray.get([engine.where.remote(), trainer.where.remote()], timeout=120)
+        assert [p["group"] for p in places] == [groups[0].id.hex()] * 2
+        assert places[0]["gpus"] == places[1]["gpus"] and len(places[0]["gpus"]) == 1
+        assert places[0]["visible"] == places[1]["visible"] == str(places[0]["gpus"][0])
+        assert [p["resources"] for p in places] == [{"GPU": 0.5, "CPU": 1.0}, {"GPU": 0.5, "CPU": 2.0}]
+    finally:
+        remove_groups(groups)
+    # two GPUs' worth of bundles on a one-GPU node: a clear error, and no group left holding anything
+    with pytest.raises(PlacementError, match=r"could not reserve the GPU that the engine and the trainer share "
+                                             r"\(colocate\) within 2 s .* set colocate: false"):
+        reserve_colocated_group(colocated_bundles(2, trainer_cpus=1), timeout_s=2)
+    assert {g["state"] for g in ray.util.placement_group_table().values()} == {"REMOVED"}

