@@ -95,7 +95,8 @@ def test_preflight_refuses_tensor_parallel_larger_than_any_node() -> None:
 def test_preflight_refuses_a_trainer_larger_than_any_node_and_gpus_on_a_cpu_cluster() -> None:
     with pytest.raises(ClusterError, match=r"trainer.gpus is 3: .* largest alive Ray node has 2 GPUs; lower "
                                            r"trainer.gpus to 2 or less"):
-        check_gpu_requests(GeneratorsConfig(), TrainerConfig(gpus=3), NODES)
+        check_gpu_requests(GeneratorsConfig(), TrainerConfig(gpus=3, workers=1), NODES)  # one process, one node
+    check_gpu_requests(GeneratorsConfig(), TrainerConfig(gpus=3), NODES)  # three one-GPU workers may span nodes
     with pytest.raises(ClusterError, match=r"generators.gpus_per_generator is 1: .* has 0 GPUs; add a node with 1 "
                                            r"GPUs or set generators.gpus_per_generator to 0"):
         check_gpu_requests(GeneratorsConfig(gpus_per_generator=1), TrainerConfig(), NODES[:1])
