@@ -92,13 +92,22 @@ def train_in_group(spec: "TrainSpec", plan: GroupPlan, scratch: str | None = Non
             torch_config=TorchConfig(backend="nccl" if plan.use_gpu else "gloo"),
             scaling_config=ScalingConfig(num_workers=plan.workers, use_gpu=plan.use_gpu,
                                          resources_per_worker=resources),
-            run_config=RunConfig(name=f"star-train-{os.getpid()}", storage_path=scratch or tempfile.gettempdir(),
+            # a new Ray Train run each call: a reused name would load the earlier run's state
+            run_config=RunConfig(name=_run_name(spec), storage_path=scratch or tempfile.gettempdir(),
                                  failure_config=FailureConfig(max_failures=GROUP_RETRIES)),
         )
         trainer.fit()
         return ray.get(box.take.remote())
     finally:
         ray.kill(box)
+
+
+def _run_name(spec: "TrainSpec") -> str:
+    """`star-train-<run>-round_R-<random>`: one Ray Train run folder per training call."""
+    import uuid
+
+    where = f"{os.path.basename(spec.publish.location)}-{spec.publish.name}-" if spec.publish else ""
+    return f"star-train-{where}{uuid.uuid4().hex[:8]}"
 
 
 class _ResultBox:
