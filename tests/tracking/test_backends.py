@@ -140,6 +140,7 @@ def test_wandb_offline_writes_the_round_scalars_to_disk_without_network(tmp_path
     tracker.close()
 
     (run_file,) = tmp_path.glob("wandb/offline-run-*-r1/run-r1.wandb")
+    wandb_runs.wait_for_exit(run_file)
     rows = [row for row in wandb_runs.history(run_file) if "eval/accuracy" in row]
     assert [(row["round"], row["eval/accuracy"]) for row in rows] == [(0, 0.25), (1, 0.5)]
     assert "rounds" in wandb_runs.config_keys(run_file)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import struct
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -38,6 +39,21 @@ def records(path: Path, kind: str) -> Iterator:
         record.ParseFromString(raw)
         if record.WhichOneof("record_type") == kind:
             yield getattr(record, kind)
+
+
+def wait_for_exit(path: Path, timeout: float = 60.0) -> None:
+    """Wait until the run file holds the run's exit record.
+
+    `run.finish()` can return before W&B's writer process (wandb-core) has
+    flushed the file: a read right after it sometimes found only the 7-byte
+    header (1 run in 3 here). A file still without its exit record after
+    `timeout` seconds is a real failure, and the caller's asserts report it.
+    """
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if any(True for _ in records(path, "exit")):
+            return
+        time.sleep(0.1)
 
 
 def history(path: Path) -> list[dict]:
