@@ -132,23 +132,12 @@ def _worker_loop(config: dict[str, Any]) -> None:
     import ray.train
 
     from star.run_storage import train_and_publish
+    from star.training import with_cpu_threads
 
     context = ray.train.get_context()
-    spec = dataclasses.replace(
-        config["spec"], world_size=context.get_world_size(), rank=context.get_world_rank(),
-        strategy=config["strategy"], group=None,
-        num_threads=config["spec"].num_threads or _cpu_share(context.get_local_world_size()),
-    )
+    spec = dataclasses.replace(config["spec"], world_size=context.get_world_size(), rank=context.get_world_rank(),
+                               strategy=config["strategy"], group=None)
+    spec = with_cpu_threads(spec, processes=context.get_local_world_size())
     result = train_and_publish(spec)
     if spec.rank == 0:
         ray.get(config["box"].put.remote(result))
-
-
-def _cpu_share(local_workers: int) -> int | None:
-    """A CPU worker's threads: its node's cores shared among the workers on it (Ray sets
-    OMP_NUM_THREADS=1 for workers that reserve no CPU); None on GPU (torch's default)."""
-    import torch
-
-    if torch.cuda.is_available():
-        return None
-    return max(1, len(os.sched_getaffinity(0)) // max(1, local_workers))

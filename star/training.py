@@ -11,7 +11,7 @@ import math
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -93,6 +93,21 @@ class TrainResult:
     #: the most examples one optimizer step saw, summed over all processes: counted, not
     #: configured (it should be batch_size; an epoch's last step may see fewer)
     largest_step: int | None = None
+
+
+def with_cpu_threads(spec: TrainSpec, processes: int = 1) -> TrainSpec:
+    """A CPU trainer uses every core of its node, shared among the `processes` training on it,
+    unless the spec says otherwise.
+
+    Ray runs an actor or a Ray Train worker that reserves no CPU (the CPU trainer, so it fits
+    next to the engines on a laptop) with OMP_NUM_THREADS=1, which left training on one core.
+    Phases never overlap (the engines wait while the trainer runs), so the cores are free.
+    """
+    import torch
+
+    if spec.num_threads is not None or torch.cuda.is_available():
+        return spec
+    return replace(spec, num_threads=max(1, len(os.sched_getaffinity(0)) // max(1, processes)))
 
 
 def steps_for_round(round_index: int, base_steps: int = 40, growth: float = 1.2) -> int:

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import dataclasses
 import os
 
 import ray
 
-from star.training import TrainResult, TrainSpec
+from star.training import TrainResult, TrainSpec, with_cpu_threads
 
 
 @ray.remote
@@ -26,21 +25,6 @@ class TrainerActor:
 
     def ready(self) -> bool:
         return True
-
-
-def with_cpu_threads(spec: TrainSpec) -> TrainSpec:
-    """A CPU trainer uses every core of its node unless the spec says otherwise.
-
-    Ray runs an actor that reserves no CPU (the CPU trainer, so it fits next to
-    the engines on a laptop) with OMP_NUM_THREADS=1, which left training on one
-    core. Phases never overlap (the engines wait while the trainer runs), so
-    the cores are free.
-    """
-    import torch
-
-    if spec.num_threads is not None or torch.cuda.is_available():
-        return spec
-    return dataclasses.replace(spec, num_threads=len(os.sched_getaffinity(0)))
 
 
 def _group_scratch(spec: TrainSpec) -> str | None:
