@@ -16,8 +16,8 @@ from typing import Any
 import ray
 from ray.exceptions import RayError, RayTaskError
 
-from star.errors import StarError
-from star.pipeline import _first_line, wait_ready
+from star.errors import StarError, first_line
+from star.pipeline import wait_ready
 
 #: Level 1: weights to CPU memory, KV cache dropped. Level 2 would drop the weights too (less CPU
 #: memory), but a round with nothing to train keeps its model and must find the weights again.
@@ -65,14 +65,14 @@ def call_engines(generators: Sequence, method: str, *args: Any, restart_timeout:
                 wait_ready(generator, restart_timeout)
                 ray.get(getattr(generator, method).remote(*args))
             except RayError as exc:
-                failed[index] = _first_line(exc)
+                failed[index] = first_line(exc)
     return failed
 
 
 def _engine_error(exc: RayTaskError) -> str:
     """The engine's own exception (a RayTaskError's first line only names the call and the process)."""
     cause = exc.cause
-    return f"{type(cause).__name__}: {_first_line(cause)}" if cause is not None else _first_line(exc)
+    return f"{type(cause).__name__}: {first_line(cause)}" if cause is not None else first_line(exc)
 
 
 def _listed(failed: dict[int, str]) -> str:

@@ -16,3 +16,10 @@ class ConfigError(StarError):
 
 class DataError(StarError):
     """A dataset file or row is unusable (names file, row and field)."""
+
+
+def first_line(exc: BaseException, limit: int = 300) -> str:
+    """The first non-blank line of an exception's message (at most `limit` characters), or its type's
+    name: remote errors (Ray, vLLM, HTTP) carry whole tracebacks that would flood a log line."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return lines[0][:limit] if lines else type(exc).__name__

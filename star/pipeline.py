@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 import ray
 from ray.exceptions import RayError, RayTaskError
 
-from star.errors import StarError
+from star.errors import StarError, first_line
 from star.generation import GenRequest
 from star.tasks.base import Problem
 from star.verdicts import CheckItem, ScoredItem
@@ -170,12 +170,12 @@ class _Phase:
         except RayTaskError as exc:  # the batch raised; the worker itself is fine
             lane.refs.remove(ref)
             lane.head_started = self.recovery.clock()
-            self._charge(batch, f"error: {_first_line(exc)}")
+            self._charge(batch, f"error: {first_line(exc)}")
             self.todo.append(batch)
             return
         except RayError as exc:  # the worker died (process killed, node lost, OOM)
             self.generating[ref] = (lane, batch)
-            self._lose_worker(lane, f"worker died: {_first_line(exc)}")
+            self._lose_worker(lane, f"worker died: {first_line(exc)}")
             return
         lane.refs.remove(ref)
         lane.head_started = self.recovery.clock()
@@ -196,13 +196,13 @@ class _Phase:
             scored = ray.get(ref)
         except RayError as exc:  # the checker actor died (or its node); Ray restarts it
             batch.check_tries += 1
-            batch.errors.append(f"checker: {_first_line(exc)}")
+            batch.errors.append(f"checker: {first_line(exc)}")
             if batch.check_tries >= self.recovery.batch_tries:
                 raise PhaseFailed(self._failure_message(batch, "checking")) from None
             self.check_backlog.append((batch, items))
             if self.checker_down_since is None:
                 self.checker_down_since = self.recovery.clock()
-                self.log(f"{self.phase}: checker lost ({_first_line(exc)}); waiting for its restart")
+                self.log(f"{self.phase}: checker lost ({first_line(exc)}); waiting for its restart")
                 self._probe(None)
             return
         self.store_batch(scored)
@@ -338,8 +338,3 @@ def wait_ready(actor, timeout: float) -> None:
             raise
         except RayError:
             time.sleep(min(REPROBE_SECONDS, max(0.0, deadline - time.monotonic())))
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0][:300] if text else type(exc).__name__

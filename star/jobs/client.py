@@ -18,6 +18,7 @@ from star.jobs.auth import (
     rejected_token_message,
     Token,
 )
+from star.errors import first_line
 from star.jobs.errors import ClusterAuthError, ClusterUnreachableError, JobError
 
 PROBE_TIMEOUT_S = 10
@@ -44,7 +45,7 @@ class StarJobClient:
         except (requests.ConnectionError, requests.Timeout, ConnectionError) as exc:
             raise ClusterUnreachableError(_unreachable(self.address, exc)) from None
         except RuntimeError as exc:
-            raise JobError(f"{what} failed at {self.address}: {_first_line(exc)}") from None
+            raise JobError(f"{what} failed at {self.address}: {first_line(exc)}") from None
 
     def _auth_error(self) -> ClusterAuthError:
         if self.token is None:
@@ -71,7 +72,7 @@ def connect(address: str | None) -> StarJobClient:
     except (requests.ConnectionError, requests.Timeout, ConnectionError) as exc:
         raise ClusterUnreachableError(_unreachable(url, exc)) from None
     except RuntimeError as exc:  # e.g. "Version check returned 404": some other web server
-        raise JobError(f"{url} answers but offers no Ray job server ({_first_line(exc)}); pass the head's "
+        raise JobError(f"{url} answers but offers no Ray job server ({first_line(exc)}); pass the head's "
                        "dashboard address (port 8265) of a cluster running ray[default] >= 2.0") from None
     return client
 
@@ -97,8 +98,3 @@ def _unreachable(url: str, exc: BaseException) -> str:
     return (f"cannot reach a Ray job server at {url} ({type(exc).__name__}); check --address or "
             "$RAY_ADDRESS (the head's dashboard, default port 8265) and that the head runs the "
             "dashboard (`ray start --head --include-dashboard=true --dashboard-host=0.0.0.0`)")
-
-
-def _first_line(exc: BaseException) -> str:
-    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-    return lines[0] if lines else type(exc).__name__
