@@ -55,7 +55,8 @@ def test_gradient_checkpointing_can_be_forced_on(tiny_model: Path, tmp_path: Pat
 
 
 def test_examples_longer_than_max_length_are_counted(tiny_model: Path, tmp_path: Path) -> None:
-    examples = seed_examples(TinyModelRecipe())[:16]  # each under 100 characters (= tokens)
+    short = [row for row in seed_examples(TinyModelRecipe()) if len(row["prompt"] + row["completion"]) < 100]
+    examples = short[:16]  # each under 100 characters (= tokens), so only the 3 lengthened ones pass 150
     for row in examples[:3]:
         row["completion"] = row["completion"] + "1+1=2 >2\n" * 30  # 270 more
     result = train_sft(_spec(tiny_model, tmp_path / "out", examples=examples, max_length=150, max_steps=1),
