@@ -14,8 +14,12 @@ import json
 import random
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from star.tasks.arithmetic import render_hinted_prompt, render_prompt, render_rationale, sample_operand
+
+if TYPE_CHECKING:
+    from star.training import TrainSpec
 
 
 @dataclass(frozen=True)
@@ -84,19 +88,25 @@ def init_random_model(out_dir: Path, recipe: TinyModelRecipe) -> None:
     LlamaForCausalLM(config).save_pretrained(str(out_dir))
 
 
-def build_tiny_model(out_dir: Path, recipe: TinyModelRecipe, *, progress: bool = True) -> Path:
-    """Initialise and seed-train the tiny model into out_dir (atomically)."""
-    from star.training import TrainSpec, train_sft
+def seed_training_spec(recipe: TinyModelRecipe, init_dir: Path, out_dir: Path) -> TrainSpec:
+    """How the randomly initialised model is seed-trained on `seed_examples(recipe)`."""
+    from star.training import TrainSpec
 
-    init_dir = out_dir.with_name(out_dir.name + ".init")
-    init_random_model(init_dir, recipe)
-    spec = TrainSpec(
+    return TrainSpec(
         init_model=str(init_dir), output_dir=str(out_dir), examples=seed_examples(recipe),
         max_steps=recipe.steps, batch_size=recipe.batch_size,
         learning_rate=recipe.learning_rate, lr_schedule=recipe.lr_schedule, warmup_ratio=0.05,
         seed=recipe.seed,
     )
-    train_sft(spec, progress=progress)
+
+
+def build_tiny_model(out_dir: Path, recipe: TinyModelRecipe, *, progress: bool = True) -> Path:
+    """Initialise and seed-train the tiny model into out_dir (atomically)."""
+    from star.training import train_sft
+
+    init_dir = out_dir.with_name(out_dir.name + ".init")
+    init_random_model(init_dir, recipe)
+    train_sft(seed_training_spec(recipe, init_dir, out_dir), progress=progress)
     import shutil
 
     shutil.rmtree(init_dir, ignore_errors=True)
