@@ -62,8 +62,8 @@ def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     cache_dir = Path(cache) if cache else tmp_path_factory.mktemp("models")
     # A fixed build of the tiny model: it solves most 1-digit and some 2-digit sums,
     # so a round has accepted, failed and rationalized problems. Its seed, seed set and schedule are
-    # pinned (the demo's recipe before 4- and 5-digit seed examples and the cosine decay were added)
-    # so that the tests' thresholds do not move when the demo's recipe is tuned.
+    # pinned (the demo's recipe before 4- and 5-digit seed examples were added) so that the
+    # tests' thresholds do not move when the demo's recipe is tuned.
     recipe = TinyModelRecipe(seed=1234, seed_counts=TEST_SEED_COUNTS, lr_schedule=TEST_LR_SCHEDULE)
     return ensure_tiny_model(cache_dir, recipe, progress=False)
 
