@@ -90,7 +90,7 @@ def _spread(values: list[float]) -> str:
     return f"{100 * statistics.mean(values):.1f} ({100 * min(values):.1f}–{100 * max(values):.1f})"
 
 
-def plot(builds: dict[str, list[dict[str, Any]]], out_path: Path) -> Path:
+def plot(builds: dict[str, list[dict[str, Any]]], out_path: Path, title: str = "Embedded default") -> Path:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -105,7 +105,7 @@ def plot(builds: dict[str, list[dict[str, Any]]], out_path: Path) -> Path:
         line, = ax.plot(rounds, mean, marker="o", label=label, **style)
         ax.fill_between(rounds, [min(c) for c in zip(*per_build)], [max(c) for c in zip(*per_build)],
                         color=line.get_color(), alpha=0.15)
-    ax.set_title(f"Embedded default over {len(builds)} seed-model builds (mean, range shaded)")
+    ax.set_title(f"{title} over {len(builds)} seed-model builds (mean, range shaded)")
     ax.set_xlabel("round (0 = seed model)")
     ax.set_ylabel("held-out accuracy (%)")
     ax.set_xticks(rounds)
@@ -124,6 +124,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("bench-builds"), help="Folder for the runs and the plot.")
     parser.add_argument("--collect", type=Path, nargs="*", default=None,
                         help="Run folders already made (each named after its run); only tables and plot.")
+    parser.add_argument("--title", default="Embedded default", help="What the plot's title calls the runs.")
     parser.add_argument("--set", dest="overrides", action="append", default=[], help="Extra `star run --set`.")
     args = parser.parse_args()
 
@@ -140,7 +141,7 @@ def main() -> None:
             builds[folder.name] = load_rounds(folder)
     print_tables(builds)
     args.out.mkdir(parents=True, exist_ok=True)
-    print(f"plot: {plot(builds, args.out / 'embedded-builds.png')}")
+    print(f"plot: {plot(builds, args.out / 'embedded-builds.png', args.title)}")
 
 
 if __name__ == "__main__":
