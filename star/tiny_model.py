@@ -39,7 +39,7 @@ class TinyModelRecipe:
     learning_rate: float = 3e-3
     # A constant rate leaves each build wherever its last noisy steps put it (builds of this recipe
     # got 380, 303 and 17 of 1,600 sampled 4-digit first lines right); "cosine" settles every build
-    # but the rounds then gain less (README, "What a settled seed model changes")
+    # but the rounds then gain less (README, "A settled seed model")
     lr_schedule: str = "constant_with_warmup"
     seed: int = 0  # the run seed of the build (`tiny_recipe`); 0 is the shipped default
 

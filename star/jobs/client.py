@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from star.errors import first_line
 from star.jobs.auth import (
     auth_headers,
     find_token,
@@ -18,7 +19,6 @@ from star.jobs.auth import (
     rejected_token_message,
     Token,
 )
-from star.errors import first_line
 from star.jobs.errors import ClusterAuthError, ClusterUnreachableError, JobError
 
 PROBE_TIMEOUT_S = 10
