@@ -35,6 +35,22 @@ class SamplingConfig(_Section):
     batch_problems: int = Field(
         512, ge=1, description="Problems per generation request; smaller batches overlap checking and storing sooner."
     )
+    allocation: Literal["uniform", "frontier"] = Field("uniform", description=(
+        "uniform: K samples for every problem (paper). frontier: the same total, but a problem whose every "
+        "sample was right last round gets solved_samples, and the others share the rest (star/frontier.py)."))
+    solved_samples: int = Field(1, ge=1, le=256, description=(
+        "frontier allocation: samples for a problem the model got right every time last round."))
+    max_samples_per_problem: int = Field(16, ge=1, le=1024, description=(
+        "frontier allocation: most samples one problem gets in a round."))
+
+    @model_validator(mode="after")
+    def _frontier_bounds(self) -> "SamplingConfig":
+        if self.allocation == "frontier" and not (
+                self.solved_samples <= self.samples_per_problem <= self.max_samples_per_problem):
+            raise ValueError(
+                f"sampling needs solved_samples ({self.solved_samples}) <= samples_per_problem "
+                f"({self.samples_per_problem}) <= max_samples_per_problem ({self.max_samples_per_problem})")
+        return self
 
 
 class RationalizationConfig(_Section):

@@ -24,6 +24,7 @@ from star.evaluation.heldout import (
     GREEDY, SAMPLED, HeldOutAnswer, heldout_metrics, heldout_requests, load_verifier,
 )
 from star.evaluation.strategies import Scorer
+from star.frontier import allocate_samples, allocation_summary, last_round_record
 from star.generation import GenRequest, chat_turns, request_seed
 from star.pipeline import Recovery, run_phase
 from star.precision import train_in_bf16
@@ -99,17 +100,34 @@ def star_round(ctx: RunContext, index: int) -> None:
 
 
 def generate_direct(ctx: RunContext, index: int, model: str) -> set[int]:
-    """K rationales per training problem; returns the problems with an accepted one."""
+    """K rationales per training problem (or the frontier split of that budget); returns the problems
+    with an accepted one."""
     cfg = ctx.config.sampling
     stop = tuple(cfg.stop) + tuple(ctx.task.stop)
+    samples = samples_per_problem(ctx, index)
     requests = [
-        GenRequest(pid, "direct", ctx.task.prompt(p), cfg.samples_per_problem, cfg.temperature, cfg.top_p,
+        GenRequest(pid, "direct", ctx.task.prompt(p), samples[pid], cfg.temperature, cfg.top_p,
                    cfg.max_new_tokens, stop, request_seed(ctx.config.seed, index, p.uid, "direct"),
                    chat_turns(ctx.task, ctx.task.prompt(p)))
         for pid, p in ctx.train.items()
     ]
     _run_stored_phase(ctx, index, model, requests, phase="generate")
     return _accepted_problems(ctx, index, "direct")
+
+
+def samples_per_problem(ctx: RunContext, index: int) -> dict[int, int]:
+    """Direct samples per training problem in round `index`: K each, or the frontier split of K x problems
+    by how the previous round's samples fared (read from the store, so a resumed round asks the same)."""
+    cfg = ctx.config.sampling
+    if cfg.allocation == "uniform" or index <= 1:
+        return dict.fromkeys(ctx.train, cfg.samples_per_problem)
+    with ctx.sessions() as session:
+        attempts = store.round_attempts(session, _round_id(session, ctx, index - 1), "direct")
+        record = last_round_record((a.problem_id, bool(a.accepted)) for a in attempts)
+    counts = allocate_samples(list(ctx.train), record, k=cfg.samples_per_problem,
+                              solved_samples=cfg.solved_samples, max_samples=cfg.max_samples_per_problem)
+    ctx.progress.log(f"round {index}: {allocation_summary(counts, record)}")
+    return counts
 
 
 def rationalize(ctx: RunContext, index: int, model: str, failed: dict[int, Problem]) -> set[int]:
