@@ -25,6 +25,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from star.cache_dirs import star_cache
 from star.checkpoint_store import fetch as fetch_checkpoint
 from star.checkpoint_store import is_complete, publish, remove
 from star.storage_uri import is_uri, join, split_reference
@@ -62,9 +63,7 @@ def cache_root(cache_dir: str | None) -> Path:
     """This node's checkpoint cache: `checkpoint_cache`, else the user cache dir."""
     if cache_dir:
         return Path(cache_dir).expanduser().resolve()
-    from platformdirs import user_cache_dir
-
-    return Path(user_cache_dir("star")) / "checkpoints"
+    return star_cache("checkpoints")
 
 
 def location_cache(cache_dir: str | None, location: str) -> Path:

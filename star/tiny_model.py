@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from star.cache_dirs import star_cache
 from star.tasks.arithmetic import render_hinted_prompt, render_prompt, render_rationale, sample_operand
 
 if TYPE_CHECKING:
@@ -137,9 +138,7 @@ def ship(built: Path, recipe: TinyModelRecipe, target: Path = SHIPPED_MODEL) -> 
 
 
 def default_cache_dir() -> Path:
-    from platformdirs import user_cache_dir
-
-    return Path(user_cache_dir("star")) / "models"
+    return star_cache("models")
 
 
 def tiny_model_path(cache_dir: Path | None = None, recipe: TinyModelRecipe | None = None) -> Path:
