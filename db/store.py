@@ -250,6 +250,12 @@ def attempt_keys(session: Session, round_id: int) -> set[tuple[int, str, int]]:
     return {(pid, kind, idx) for pid, kind, idx in session.execute(query)}
 
 
+def attempt_verdicts(session: Session, round_id: int, kind: str) -> list[tuple[int, bool]]:
+    """(problem_id, accepted) of every attempt of one kind in a round, without loading their texts."""
+    query = select(Attempt.problem_id, Attempt.accepted).where(Attempt.round_id == round_id, Attempt.kind == kind)
+    return [(pid, bool(accepted)) for pid, accepted in session.execute(query)]
+
+
 def round_attempts(session: Session, round_id: int, kind: str) -> list[Attempt]:
     """All attempts of one kind in a round, by problem and sample (to resume a round)."""
     query = (

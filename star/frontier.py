@@ -12,6 +12,7 @@ uniformly, as does any problem the last round did not sample.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -30,12 +31,16 @@ class LastRound:
 
 def last_round_record(attempts: Iterable[tuple[int, bool]]) -> dict[int, LastRound]:
     """(problem id, accepted) per direct attempt -> right and sampled counts per problem."""
-    right: dict[int, int] = {}
-    sampled: dict[int, int] = {}
+    right: Counter[int] = Counter()
+    sampled: Counter[int] = Counter()
     for problem_id, accepted in attempts:
-        sampled[problem_id] = sampled.get(problem_id, 0) + 1
-        right[problem_id] = right.get(problem_id, 0) + int(accepted)
+        sampled[problem_id] += 1
+        right[problem_id] += int(accepted)
     return {pid: LastRound(right[pid], sampled[pid]) for pid in sampled}
+
+
+def _always_right(last_round: Mapping[int, LastRound], problem_id: int) -> bool:
+    return problem_id in last_round and last_round[problem_id].always_right
 
 
 def allocate_samples(problem_ids: Sequence[int], last_round: Mapping[int, LastRound], *, k: int,
@@ -49,7 +54,7 @@ def allocate_samples(problem_ids: Sequence[int], last_round: Mapping[int, LastRo
     """
     if not 1 <= solved_samples <= k <= max_samples:
         raise ValueError(f"need 1 <= solved_samples ({solved_samples}) <= k ({k}) <= max_samples ({max_samples})")
-    solved = {pid for pid in problem_ids if pid in last_round and last_round[pid].always_right}
+    solved = {pid for pid in problem_ids if _always_right(last_round, pid)}
     open_ids = sorted(pid for pid in problem_ids if pid not in solved)
     counts = {pid: solved_samples for pid in solved}
     if not open_ids:
@@ -63,8 +68,8 @@ def allocate_samples(problem_ids: Sequence[int], last_round: Mapping[int, LastRo
 
 def allocation_summary(counts: Mapping[int, int], last_round: Mapping[int, LastRound]) -> str:
     """One log line: how many problems were solved last round and how the budget was spent."""
-    solved = [n for pid, n in counts.items() if pid in last_round and last_round[pid].always_right]
-    open_counts = [n for pid, n in counts.items() if not (pid in last_round and last_round[pid].always_right)]
-    spread = f"{min(open_counts)}-{max(open_counts)}" if open_counts else "-"
-    return (f"frontier sampling: {len(solved)} problems always right last round get {solved[0] if solved else '-'} "
-            f"sample(s) each; {len(open_counts)} others get {spread} ({sum(counts.values())} samples in all)")
+    solved = [n for pid, n in counts.items() if _always_right(last_round, pid)]
+    others = [n for pid, n in counts.items() if not _always_right(last_round, pid)]
+    spread = f"{min(others)}-{max(others)}" if others else "-"
+    return (f"frontier sampling: {len(solved)} problems always right last round get {max(solved, default='-')} "
+            f"sample(s) each; {len(others)} others get {spread} ({sum(counts.values())} samples in all)")

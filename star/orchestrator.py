@@ -122,8 +122,7 @@ def samples_per_problem(ctx: RunContext, index: int) -> dict[int, int]:
     if cfg.allocation == "uniform" or index <= 1:
         return dict.fromkeys(ctx.train, cfg.samples_per_problem)
     with ctx.sessions() as session:
-        attempts = store.round_attempts(session, _round_id(session, ctx, index - 1), "direct")
-        record = last_round_record((a.problem_id, bool(a.accepted)) for a in attempts)
+        record = last_round_record(store.attempt_verdicts(session, _round_id(session, ctx, index - 1), "direct"))
     counts = allocate_samples(list(ctx.train), record, k=cfg.samples_per_problem,
                               solved_samples=cfg.solved_samples, max_samples=cfg.max_samples_per_problem)
     ctx.progress.log(f"round {index}: {allocation_summary(counts, record)}")
@@ -303,8 +302,8 @@ def _phase_clock(ctx: RunContext, index: int, phase: str) -> Callable[[], None]:
 
 def _accepted_problems(ctx: RunContext, index: int, kind: str) -> set[int]:
     with ctx.sessions() as session:
-        attempts = store.round_attempts(session, _round_id(session, ctx, index), kind)
-        return {a.problem_id for a in attempts if a.accepted}
+        return {pid for pid, accepted in store.attempt_verdicts(session, _round_id(session, ctx, index), kind)
+                if accepted}
 
 
 def _round(session: Session, ctx: RunContext, index: int) -> Round:
