@@ -1,7 +1,10 @@
 """Hostile model output and gold fields: no side effects, no crash, no hang.
 
-Every check runs through the real process pool; each verdict must arrive
-within timeout + 1 s, be incorrect, and leave the pool working.
+Every check runs through the real process pool; each verdict must arrive, be
+incorrect, and leave the pool working. The checker's own per-check timeout is
+what bounds a check (a killed check reports status "timeout"); the tests assert
+that status and the pool's restart count, never wall-clock time, and a
+generous pytest timeout only guards against a hang.
 """
 
 from __future__ import annotations
@@ -9,14 +12,15 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from star.checker import Checker, check
 
-TIMEOUT = 2.0
+#: a hang guard for one test (seconds), far above what a bounded check takes; not a speed target
+HANG_GUARD = 300
+pytestmark = pytest.mark.timeout(HANG_GUARD)
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -64,10 +68,7 @@ HUGE = [
 
 def _assert_contained(checker: Checker, pairs: list[tuple[str, str]]) -> None:
     for prediction, gold in pairs:
-        started = time.monotonic()
         verdict = checker.check_many([(prediction, gold)])[0]
-        elapsed = time.monotonic() - started
-        assert elapsed <= TIMEOUT + 1.0, (prediction[:80], elapsed)
         assert not verdict.correct, (prediction[:80], verdict)
     assert checker.check_many([("\\boxed{\\frac{1}{2}}", "0.5")])[0].correct
 
@@ -94,24 +95,19 @@ def test_slow_simplification_is_killed_and_the_pool_recovers() -> None:
     # Equal, but sympy needs ~40 s to prove it; the worker is killed at 1 s.
     slow = ("\\boxed{(\\sin(x)^2+\\cos(x)^2+x)^{120}}", "(1+x)^{120}")
     with Checker(workers=1, timeout=1.0) as checker:
-        started = time.monotonic()
         verdicts = checker.check_many([slow, ("#### 72", "72"), slow, ("Answer: 5", "5")])
-        elapsed = time.monotonic() - started
         assert [v.status for v in verdicts] == ["timeout", "correct", "timeout", "correct"]
         assert verdicts[0].extracted is None
         assert checker.restarts == 2
-        assert elapsed < 2 * 1.0 + 4.0
-        # Throughput is back to normal after the kills.
-        started = time.monotonic()
+        # The restarted worker serves a normal load without another kill.
         assert all(v.correct for v in checker.check_many([("#### 72", "72")] * 500))
-        assert time.monotonic() - started < 5.0
+        assert checker.restarts == 2
 
 
 def test_check_function_honours_its_timeout() -> None:
-    started = time.monotonic()
+    # sympy needs ~40 s for this one; only the 1 s timeout can make the verdict "timeout"
     verdict = check("\\boxed{(\\sin(x)^2+\\cos(x)^2+x)^{120}}", "(1+x)^{120}", timeout=1.0)
     assert verdict.status == "timeout" and not verdict.correct
-    assert time.monotonic() - started <= 1.0 + 1.0 + 2.0  # + first start of the default pool
     assert check("#### 72", "72").correct
 
 
@@ -139,9 +135,7 @@ REPEATED = [
 
 
 def test_repeated_markers_are_scanned_in_linear_time(pool: Checker) -> None:
-    # Quadratic scans would still be killed at the timeout; they must not get there.
-    started = time.monotonic()
+    # Quadratic scans would be killed at the pool's timeout; they must not get there.
     verdicts = pool.check_many([(text, "5") for text in REPEATED])
-    assert time.monotonic() - started < 10.0
     assert not any(v.correct for v in verdicts)
     assert "timeout" not in {v.status for v in verdicts}
