@@ -2,8 +2,8 @@
 
 It stands in for the paper's few-shot prompting of a pretrained model: star
 trains a ~1M-parameter Llama briefly on a small seed set of worked additions
-(mostly short sums, a few longer ones, and some hinted examples so the model
-learns to use a hint) and caches it in the user's cache directory, so later
+(mostly short sums, a few longer ones, uneven sums of two long operands of
+different lengths, and some hinted examples so the model learns to use a hint) and caches it in the user's cache directory, so later
 runs start at once. head_dim is 32 because vLLM's CPU attention needs >= 32.
 """
 
@@ -34,6 +34,11 @@ class TinyModelRecipe:
     # seed examples per digit count (1..5): mostly short sums, and a few longer ones so the model
     # has seen a long operand copied; without them 4- and 5-digit sums stayed at 0% for every round
     seed_counts: tuple[int, ...] = (100, 300, 120, 40, 10)
+    # uneven sums per digit count of the longer operand (1..6): the other operand has 1 or 2 digits
+    # fewer. They show two long operands copied into the first scratchpad line without giving away
+    # the equal-length sums the task asks (the frontier); without them most builds never copied a
+    # 4-digit prefix and 5-digit sums stayed at 0% for 8 rounds (README, "Uneven seed sums")
+    uneven_counts: tuple[int, ...] = (0, 0, 0, 0, 40, 30)
     hinted_fraction: float = 0.3
     steps: int = 600
     batch_size: int = 32
@@ -58,15 +63,25 @@ def tiny_recipe(run_seed: int) -> TinyModelRecipe:
 def seed_examples(recipe: TinyModelRecipe) -> list[dict[str, str]]:
     """Worked examples (prompt, completion); a fraction are hinted prompts."""
     rng = random.Random(recipe.seed)
+    # operands and the hint are drawn pair by pair, in this order, so that a recipe without uneven
+    # sums keeps exactly the seed set (and build) it had before they existed
+    shapes = [(digits, False) for digits, count in enumerate(recipe.seed_counts, start=1) for _ in range(count)]
+    shapes += [(digits, True) for digits, count in enumerate(recipe.uneven_counts, start=1) for _ in range(count)]
     examples = []
-    for digits, count in enumerate(recipe.seed_counts, start=1):
-        for _ in range(count):
-            a, b = sample_operand(rng, digits), sample_operand(rng, digits)
-            hinted = rng.random() < recipe.hinted_fraction
-            prompt = render_hinted_prompt(a, b) if hinted else render_prompt(a, b)
-            examples.append({"prompt": prompt, "completion": render_rationale(a, b)})
+    for digits, uneven in shapes:
+        a, b = _uneven_pair(rng, digits) if uneven else (sample_operand(rng, digits), sample_operand(rng, digits))
+        hinted = rng.random() < recipe.hinted_fraction
+        prompt = render_hinted_prompt(a, b) if hinted else render_prompt(a, b)
+        examples.append({"prompt": prompt, "completion": render_rationale(a, b)})
     rng.shuffle(examples)
     return examples
+
+
+def _uneven_pair(rng: random.Random, long_digits: int) -> tuple[int, int]:
+    """A `long_digits`-digit operand and one with 1 or 2 digits fewer, in either order."""
+    short_digits = max(1, long_digits - rng.randint(1, 2))
+    pair = (sample_operand(rng, long_digits), sample_operand(rng, short_digits))
+    return pair if rng.random() < 0.5 else (pair[1], pair[0])
 
 
 def init_random_model(out_dir: Path, recipe: TinyModelRecipe) -> None:

@@ -64,7 +64,8 @@ def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     # so a round has accepted, failed and rationalized problems. Its seed, seed set and schedule are
     # pinned (the demo's recipe before 4- and 5-digit seed examples were added) so that the
     # tests' thresholds do not move when the demo's recipe is tuned.
-    recipe = TinyModelRecipe(seed=1234, seed_counts=TEST_SEED_COUNTS, lr_schedule=TEST_LR_SCHEDULE)
+    recipe = TinyModelRecipe(seed=1234, seed_counts=TEST_SEED_COUNTS, uneven_counts=(),
+                             lr_schedule=TEST_LR_SCHEDULE)
     return ensure_tiny_model(cache_dir, recipe, progress=False)
 
 

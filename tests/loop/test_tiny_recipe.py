@@ -20,7 +20,7 @@ def test_each_run_seed_has_its_own_recipe_and_cache_folder() -> None:
 
 def test_the_seed_changes_the_seed_set_but_not_its_shape() -> None:
     a, b = seed_examples(tiny_recipe(0)), seed_examples(tiny_recipe(1))
-    assert a != b and len(a) == len(b) == sum(TinyModelRecipe().seed_counts)
+    assert a != b and len(a) == len(b) == _seed_set_size()
 
 
 def test_a_run_plans_the_model_of_its_own_seed(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -35,6 +35,46 @@ def test_the_demo_seed_set_has_longer_worked_examples() -> None:
     """Without a few 4- and 5-digit examples the model never copied a long operand (0% at 4-5 digits)."""
     digits = [len(row["prompt"].split("+")[0].removeprefix("Q: ")) for row in seed_examples(tiny_recipe(0))]
     assert digits.count(4) > 0 and digits.count(5) > 0
+
+
+def _seed_set_size() -> int:
+    return sum(TinyModelRecipe().seed_counts) + sum(TinyModelRecipe().uneven_counts)
+
+
+def _operand_lengths(row: dict[str, str]) -> tuple[int, int]:
+    question = row["prompt"].removeprefix("Q: ").split(" ")[0].strip()
+    left, right = question.split("+")
+    return len(left), len(right)
+
+
+def test_uneven_seed_sums_never_give_away_an_equal_length_task_problem() -> None:
+    """The task asks equal-length sums; the uneven ones only show two long operands being copied."""
+    from collections import Counter
+
+    recipe = TinyModelRecipe(seed_counts=(0,), uneven_counts=(0, 0, 3, 0, 40, 30))
+    rows = seed_examples(recipe)
+    lengths = [_operand_lengths(row) for row in rows]
+    assert all(1 <= abs(a - b) <= 2 for a, b in lengths), lengths
+    assert Counter(max(pair) for pair in lengths) == {3: 3, 5: 40, 6: 30}
+    assert {a > b for a, b in lengths} == {True, False}  # the longer operand comes first or second
+    # every completion is the exact worked scratchpad of its sum
+    from star.tasks.arithmetic import render_rationale
+
+    for row in rows:
+        a, b = map(int, row["prompt"].removeprefix("Q: ").split(" ")[0].strip().split("+"))
+        assert row["completion"] == render_rationale(a, b)
+
+
+def test_a_recipe_without_uneven_sums_keeps_its_seed_set() -> None:
+    """Adding uneven sums must not reshuffle the even ones: recipes without them (the tests' pinned
+    model) keep the seed set, and so the build, they had before."""
+    from dataclasses import replace
+
+    plain = TinyModelRecipe(seed=3, uneven_counts=())
+    with_uneven = replace(plain, uneven_counts=(0, 0, 0, 0, 5))
+    even = [row for row in seed_examples(with_uneven) if len(set(_operand_lengths(row))) == 1]
+    assert len(even) == sum(plain.seed_counts) > 0
+    assert sorted(map(str, even)) == sorted(map(str, seed_examples(plain)))  # same sums, same hints
 
 
 def test_the_package_ships_the_default_build_of_the_current_recipe() -> None:
@@ -87,7 +127,7 @@ def test_the_seed_training_follows_the_recipes_schedule(tmp_path: Path) -> None:
 
     spec = seed_training_spec(tiny_recipe(0), tmp_path / "init", tmp_path / "out")
     assert spec.lr_schedule == TinyModelRecipe().lr_schedule and spec.max_steps == TinyModelRecipe().steps
-    assert len(spec.examples) == sum(TinyModelRecipe().seed_counts)
+    assert len(spec.examples) == _seed_set_size()
     settled = replace(tiny_recipe(0), lr_schedule="cosine")
     assert seed_training_spec(settled, tmp_path / "init", tmp_path / "out").lr_schedule == "cosine"
     assert settled.key() != tiny_recipe(0).key()
