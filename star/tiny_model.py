@@ -3,8 +3,9 @@
 It stands in for the paper's few-shot prompting of a pretrained model: star
 trains a ~1M-parameter Llama briefly on a small seed set of worked additions
 (mostly short sums, a few longer ones, uneven sums of two long operands of
-different lengths, and some hinted examples so the model learns to use a hint) and caches it in the user's cache directory, so later
-runs start at once. head_dim is 32 because vLLM's CPU attention needs >= 32.
+different lengths, and some hinted examples so the model learns to use a
+hint) and caches it in the user's cache directory, so later runs start at
+once. head_dim is 32 because vLLM's CPU attention needs >= 32.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ class TinyModelRecipe:
     # uneven sums per digit count of the longer operand (1..6): the other operand has 1 or 2 digits
     # fewer. They show two long operands copied into the first scratchpad line without giving away
     # the equal-length sums the task asks (the frontier); without them most builds never copied a
-    # 4-digit prefix and 5-digit sums stayed at 0% for 8 rounds (README, "Uneven seed sums")
+    # 4-digit prefix and 5-digit sums stayed at 0% for 8 rounds (README, "What changed: 70 uneven seed sums")
     uneven_counts: tuple[int, ...] = (0, 0, 0, 0, 40, 30)
     hinted_fraction: float = 0.3
     steps: int = 600

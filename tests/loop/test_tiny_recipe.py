@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from star.config import validate_config
 from star.runner import planned_base_model
+from star.tasks.arithmetic import parse_operands, render_rationale
 from star.tiny_model import TinyModelRecipe, seed_examples, tiny_model_path, tiny_recipe
 
 
@@ -33,7 +36,7 @@ def test_a_run_plans_the_model_of_its_own_seed(monkeypatch: pytest.MonkeyPatch, 
 
 def test_the_demo_seed_set_has_longer_worked_examples() -> None:
     """Without a few 4- and 5-digit examples the model never copied a long operand (0% at 4-5 digits)."""
-    digits = [len(row["prompt"].split("+")[0].removeprefix("Q: ")) for row in seed_examples(tiny_recipe(0))]
+    digits = [_operand_lengths(row)[0] for row in seed_examples(tiny_recipe(0))]
     assert digits.count(4) > 0 and digits.count(5) > 0
 
 
@@ -41,16 +44,18 @@ def _seed_set_size() -> int:
     return sum(TinyModelRecipe().seed_counts) + sum(TinyModelRecipe().uneven_counts)
 
 
+def _operands(row: dict[str, str]) -> tuple[int, int]:
+    """The sum a seed prompt asks ("Q: a+b\n", or with " (hint: N)" after it)."""
+    return parse_operands(row["prompt"].removeprefix("Q: ").split(" ")[0].strip())
+
+
 def _operand_lengths(row: dict[str, str]) -> tuple[int, int]:
-    question = row["prompt"].removeprefix("Q: ").split(" ")[0].strip()
-    left, right = question.split("+")
-    return len(left), len(right)
+    a, b = _operands(row)
+    return len(str(a)), len(str(b))
 
 
 def test_uneven_seed_sums_never_give_away_an_equal_length_task_problem() -> None:
     """The task asks equal-length sums; the uneven ones only show two long operands being copied."""
-    from collections import Counter
-
     recipe = TinyModelRecipe(seed_counts=(0,), uneven_counts=(0, 0, 3, 0, 40, 30))
     rows = seed_examples(recipe)
     lengths = [_operand_lengths(row) for row in rows]
@@ -58,18 +63,12 @@ def test_uneven_seed_sums_never_give_away_an_equal_length_task_problem() -> None
     assert Counter(max(pair) for pair in lengths) == {3: 3, 5: 40, 6: 30}
     assert {a > b for a, b in lengths} == {True, False}  # the longer operand comes first or second
     # every completion is the exact worked scratchpad of its sum
-    from star.tasks.arithmetic import render_rationale
-
-    for row in rows:
-        a, b = map(int, row["prompt"].removeprefix("Q: ").split(" ")[0].strip().split("+"))
-        assert row["completion"] == render_rationale(a, b)
+    assert all(row["completion"] == render_rationale(*_operands(row)) for row in rows)
 
 
 def test_a_recipe_without_uneven_sums_keeps_its_seed_set() -> None:
     """Adding uneven sums must not reshuffle the even ones: recipes without them (the tests' pinned
     model) keep the seed set, and so the build, they had before."""
-    from dataclasses import replace
-
     plain = TinyModelRecipe(seed=3, uneven_counts=())
     with_uneven = replace(plain, uneven_counts=(0, 0, 0, 0, 5))
     even = [row for row in seed_examples(with_uneven) if len(set(_operand_lengths(row))) == 1]
@@ -121,8 +120,6 @@ def test_ship_replaces_the_packaged_folder_whole(tmp_path: Path) -> None:
 def test_the_seed_training_follows_the_recipes_schedule(tmp_path: Path) -> None:
     """The schedule changes what a build can do (a constant rate leaves builds unsettled, cosine settles
     them), so it comes from the recipe and is part of the build's cache name."""
-    from dataclasses import replace
-
     from star.tiny_model import seed_training_spec
 
     spec = seed_training_spec(tiny_recipe(0), tmp_path / "init", tmp_path / "out")
