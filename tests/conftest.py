@@ -7,12 +7,15 @@ build, so both are made once per test session and shared.
 from __future__ import annotations
 
 import os
+import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -68,6 +71,52 @@ def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
                              lr_schedule=TEST_LR_SCHEDULE)
     return ensure_tiny_model(cache_dir, recipe, progress=False)
 
+
+
+# --- a crash half-way through a round's generation, for the resume and nightly-retry tests --------
+
+
+def _direct_attempts(db_file: Path) -> int:
+    """Direct attempts stored so far, read with plain sqlite3 (no engine or migration check, so it can
+    be polled every few milliseconds); 0 while the store or its schema does not exist yet."""
+    try:
+        with closing(sqlite3.connect(f"file:{db_file}?mode=ro", uri=True, timeout=30)) as conn:
+            return conn.execute("SELECT count(*) FROM attempts WHERE kind = 'direct'").fetchone()[0]
+    except sqlite3.OperationalError:
+        return 0
+
+
+def kill_partway(proc: subprocess.Popen, db_file: Path, total: int, log: Path, timeout_s: float = 600) -> int:
+    """SIGKILL `proc`'s process group (a driver, the Ray it started: a crash) once some but not all of
+    a round's `total` direct attempts are stored in the SQLite store `db_file`; returns how many were.
+
+    Polling alone races a fast round (it stored everything between two looks in CI), so once the
+    first attempts appear this holds SQLite's write lock: the run cannot store more while it is killed.
+    """
+    deadline = time.monotonic() + timeout_s
+    try:
+        while _direct_attempts(db_file) == 0:
+            assert proc.poll() is None, f"the run exited before storing an attempt:\n{log.read_text()[-3000:]}"
+            assert time.monotonic() < deadline, f"no attempt stored within {timeout_s:.0f} s"
+            time.sleep(0.02)
+        with closing(sqlite3.connect(db_file, timeout=60, isolation_level=None)) as conn:
+            conn.execute("BEGIN IMMEDIATE")  # other writers wait for this lock, so the count holds
+            stored = conn.execute("SELECT count(*) FROM attempts WHERE kind = 'direct'").fetchone()[0]
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+            conn.execute("ROLLBACK")
+        assert 0 < stored < total, f"{stored} of {total} attempts stored: the round was not interrupted"
+        return stored
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+@pytest.fixture(name="kill_partway", scope="session")
+def _kill_partway() -> Callable[..., int]:
+    """`kill_partway` for test modules (tests/ is not a package, so they cannot import it)."""
+    return kill_partway
 
 @pytest.fixture(scope="session")
 def _local_ray_shutdown() -> Iterator[None]:

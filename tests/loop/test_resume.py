@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -52,22 +49,7 @@ def _stored_direct(sessions) -> dict[tuple[int, int], str]:
         return {(pid, idx): text for pid, idx, text in rows}
 
 
-def _wait_for_partial_round(proc: subprocess.Popen, sessions, total: int, log: Path) -> None:
-    deadline = time.monotonic() + 420
-    while time.monotonic() < deadline:
-        assert proc.poll() is None, f"driver exited early:\n{log.read_text()[-3000:]}"
-        try:
-            stored = len(_stored_direct(sessions))
-        except Exception:  # the schema may not exist yet
-            stored = 0
-        if 0 < stored < total // 2:
-            return
-        assert stored < total, "the round finished before it could be interrupted"
-        time.sleep(0.2)
-    pytest.fail("no attempt was stored within 7 minutes")
-
-
-def test_killed_driver_resumes_without_losing_or_duplicating(tmp_path, tiny_model):
+def test_killed_driver_resumes_without_losing_or_duplicating(tmp_path, tiny_model, kill_partway):
     raw = _config(tmp_path, tiny_model)
     config_path = tmp_path / "run.yaml"
     config_path.write_text(yaml.safe_dump(raw))
@@ -76,16 +58,8 @@ def test_killed_driver_resumes_without_losing_or_duplicating(tmp_path, tiny_mode
     total = n_train * K
 
     first = _start(config_path, tmp_path / "first.log")
-    try:
-        # the store file only exists once the driver created it
-        while not (tmp_path / "star.db").exists():
-            assert first.poll() is None, (tmp_path / "first.log").read_text()[-3000:]
-            time.sleep(0.2)
-        sessions = session_factory(open_store(config.database))
-        _wait_for_partial_round(first, sessions, total, tmp_path / "first.log")
-    finally:
-        os.killpg(first.pid, signal.SIGKILL)
-        first.wait()
+    kill_partway(first, tmp_path / "star.db", total, tmp_path / "first.log", timeout_s=420)
+    sessions = session_factory(open_store(config.database))
     before = _stored_direct(sessions)
     assert 0 < len(before) < total
 

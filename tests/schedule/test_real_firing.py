@@ -69,8 +69,7 @@ def _stored_direct(url: str) -> list[tuple[int, int]]:
 
 
 def test_a_killed_firing_is_completed_by_the_next_tick_without_duplicates(
-        tmp_path: Path, tiny_model: Path, tiny_round_config) -> None:
-    import signal
+        tmp_path: Path, tiny_model: Path, tiny_round_config, kill_partway) -> None:
     import time
 
     url = f"sqlite:///{tmp_path}/star.db"
@@ -89,14 +88,8 @@ def test_a_killed_firing_is_completed_by_the_next_tick_without_duplicates(
     first = subprocess.Popen([*tick, "--now", now.isoformat()], env=env, cwd=tmp_path, start_new_session=True,
                              stdout=subprocess.DEVNULL, stderr=(tmp_path / "first.log").open("w"))
     total = 120 * 2  # problems x samples
-    try:
-        deadline = time.monotonic() + 600
-        while not 0 < len(_stored_direct(url)) < total // 2:
-            assert time.monotonic() < deadline and first.poll() is None, (tmp_path / "first.log").read_text()[-3000:]
-            time.sleep(0.2)
-    finally:
-        os.killpg(first.pid, signal.SIGKILL)  # scheduler, its star run and that run's Ray: a crash
-        first.wait()
+    # the scheduler, its star run and that run's Ray, killed half-way through generation: a crash
+    kill_partway(first, tmp_path / "star.db", total, tmp_path / "first.log")
     before = set(_stored_direct(url))
     time.sleep(4)  # the 3 s lease runs out
     second = subprocess.run([*tick, "--now", (now + timedelta(minutes=10)).isoformat()], env=env, cwd=tmp_path,
