@@ -49,6 +49,12 @@ def as_sft_rows(triplets: list[Triplet], task: Task | None = None) -> list[dict[
     prompt is the same chat messages the engine got; the trainer renders them
     with the same template (star.training.render_prompts).
     """
+    return [{"prompt": model_prompt(task, t.prompt), "completion": t.completion} for t in triplets]
+
+
+def model_prompt(task: Task | None, prompt: str) -> str | list[dict[str, str]]:
+    """A stored prompt as the model was sent it: the task's chat messages when it uses the
+    model's chat template (rendered by star.training.render_prompt), else the text itself."""
     if task is not None and task.use_chat_template:
-        return [{"prompt": task.to_messages(t.prompt), "completion": t.completion} for t in triplets]
-    return [{"prompt": t.prompt, "completion": t.completion} for t in triplets]
+        return task.to_messages(prompt)
+    return prompt

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -371,13 +371,14 @@ def render_prompts(examples: list[dict[str, Any]], tokenizer) -> list[dict[str, 
     text to TRL as a plain prompt makes the training prompt's tokens equal to the
     tokens the rationale was generated from (no second BOS, no other template path).
     """
-    rows = []
-    for row in examples:
-        prompt = row["prompt"]
-        if not isinstance(prompt, str):
-            prompt = tokenizer.apply_chat_template(list(prompt), tokenize=False, add_generation_prompt=True)
-        rows.append({"prompt": prompt, "completion": row["completion"]})
-    return rows
+    return [{"prompt": render_prompt(row["prompt"], tokenizer), "completion": row["completion"]} for row in examples]
+
+
+def render_prompt(prompt: str | Sequence[dict[str, str]], tokenizer) -> str:
+    """A text prompt as it is; chat messages as the text the generation engine sent for them."""
+    if isinstance(prompt, str):
+        return prompt
+    return tokenizer.apply_chat_template(list(prompt), tokenize=False, add_generation_prompt=True)
 
 
 def _quiet(trainer) -> None:

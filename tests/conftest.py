@@ -118,6 +118,14 @@ def _kill_partway() -> Callable[..., int]:
     """`kill_partway` for test modules (tests/ is not a package, so they cannot import it)."""
     return kill_partway
 
+
+@pytest.fixture(scope="session")
+def chat_template() -> str:
+    """A minimal chat template (`<role>content` lines, then `<assistant>`), for the char tokenizer,
+    which has none: enough to tell a rendered chat prompt from the plain text."""
+    return ("{% for m in messages %}<{{ m['role'] }}>{{ m['content'] }}\n{% endfor %}"
+            "{% if add_generation_prompt %}<assistant>{% endif %}")
+
 @pytest.fixture(scope="session")
 def _local_ray_shutdown() -> Iterator[None]:
     """Shuts the local Ray instance down once, at the end of the session."""

@@ -14,6 +14,7 @@ from star.config import StarConfig
 from star.evaluation.classes import Pair, answer_classes, pairs_to_check
 from star.evaluation.strategies import Sample, Scorer, mean_by_group, sample_metrics
 from star.generation import GenRequest, chat_turns, request_seed
+from star.selection import model_prompt
 from star.tasks.base import Problem, Task
 
 GREEDY, SAMPLED = "eval", "eval_sample"  # attempt kinds
@@ -69,7 +70,7 @@ def heldout_metrics(task: Task, problems: dict[int, Problem], greedy: Sequence[H
     for answer in sorted(sampled, key=lambda a: (a.problem_id, a.sample_index)):
         by_problem.setdefault(answer.problem_id, []).append(answer)
     samples = _classified(by_problem, same_answers)
-    scores = _scores(by_problem, scorer) if scorer is not None else None
+    scores = _scores(by_problem, scorer, task) if scorer is not None else None
     groups = {pid: task.eval_group(problems[pid]) for pid in by_problem}
     return metrics | sample_metrics(samples, groups, k, scores)
 
@@ -88,9 +89,10 @@ def _classified(by_problem: dict[int, list[HeldOutAnswer]],
     }
 
 
-def _scores(by_problem: dict[int, list[HeldOutAnswer]], scorer: Scorer) -> dict[int, list[float]]:
+def _scores(by_problem: dict[int, list[HeldOutAnswer]], scorer: Scorer, task: Task) -> dict[int, list[float]]:
     flat = [a for answers in by_problem.values() for a in answers]
-    values = scorer.score([a.prompt for a in flat], [a.completion for a in flat])
+    # each prompt as the policy was sent it: chat messages when the task uses the chat template
+    values = scorer.score([model_prompt(task, a.prompt) for a in flat], [a.completion for a in flat])
     if len(values) != len(flat):
         raise ValueError(f"the verifier returned {len(values)} scores for {len(flat)} completions")
     scores: dict[int, list[float]] = {}

@@ -24,7 +24,9 @@ from typing import Protocol
 class Scorer(Protocol):
     """A verifier: higher = more likely correct; scores must be >= 0 (e.g. a probability)."""
 
-    def score(self, prompts: list[str], completions: list[str]) -> list[float]: ...
+    def score(self, prompts: list[str | list[dict[str, str]]], completions: list[str]) -> list[float]:
+        """Prompts are text, or chat messages when the task uses the model's chat template."""
+        ...
 
 
 @dataclass(frozen=True)

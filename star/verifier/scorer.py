@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -46,11 +47,17 @@ class VerifierScorer:
         pad = self.tokenizer.pad_token_id
         self.pad_id = pad if pad is not None else self.tokenizer.eos_token_id
 
-    def score(self, prompts: list[str], completions: list[str]) -> list[float]:
-        """One score per (prompt, completion); higher means more likely correct."""
+    def score(self, prompts: Sequence[str | Sequence[dict[str, str]]], completions: Sequence[str]) -> list[float]:
+        """One score per (prompt, completion); higher means more likely correct.
+
+        A prompt is text, or chat messages (star.selection.model_prompt) rendered with the
+        verifier's chat template as the generation engine rendered them for the policy.
+        """
+        from star.training import render_prompt
+
         if len(prompts) != len(completions):
             raise ValueError(f"score: {len(prompts)} prompts but {len(completions)} completions")
-        encoded = [self._encode(p, c) for p, c in zip(prompts, completions)]
+        encoded = [self._encode(render_prompt(p, self.tokenizer), c) for p, c in zip(prompts, completions)]
         # Batches by length and content, not input order: an input always meets the same batch-mates
         # (and padding) whatever order the inputs come in, so its score never changes.
         order = sorted(range(len(encoded)), key=lambda i: (-len(encoded[i][0]), encoded[i]))

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -27,9 +27,13 @@ from db.store import get_model, get_round, get_run, record_verifier
 from star.errors import StarError
 from star.progress import Progress
 from star.run_storage import checkpoint_exists, local_output_dir
+from star.selection import model_prompt
 from star.storage_uri import is_uri
 from star.verifier.pairs import Candidate, Pair, build_pairs, pair_accuracy, split_pairs
 from star.verifier.training import DpoSettings
+
+if TYPE_CHECKING:
+    from star.tasks.base import Task
 
 
 @dataclass(frozen=True)
@@ -57,6 +61,16 @@ class TrainingPlan:
     problems: int
     #: the run's `checkpoint_cache`: where an init checkpoint in a storage URI is fetched to
     cache_dir: str | None = None
+    #: the run's task when it sent prompts through the model's chat template, else None (text prompts)
+    chat_task: Task | None = None
+
+    def rows(self, pairs: list[Pair]) -> list[dict[str, Any]]:
+        """TRL preference rows, each prompt as the policy was sent it (star.selection.model_prompt)."""
+        try:
+            return [{**p.row(), "prompt": model_prompt(self.chat_task, p.prompt)} for p in pairs]
+        except ValueError as exc:  # the task's few-shot examples changed since the run sent these prompts
+            raise StarError(f"run {self.run!r}: a stored prompt does not fit the task rebuilt from the run's "
+                            f"config ({exc}); restore the task's files (shots_path, templates) the run used") from None
 
 
 def plan_training(session: Session, run_name: str, opts: VerifierOptions) -> TrainingPlan:
@@ -79,8 +93,11 @@ def plan_training(session: Session, run_name: str, opts: VerifierOptions) -> Tra
     out = opts.out or _default_out(checkpoint, index, session, run_name)
     if out.exists():
         raise StarError(f"{out} already exists; remove it or choose another --out")
-    return TrainingPlan(run=run_name, round_index=index, init=init, out=out, train=train, held_out=held_out,
-                        problems=len({p.problem_id for p in pairs}), cache_dir=run.config.get("checkpoint_cache"))
+    plan = TrainingPlan(run=run_name, round_index=index, init=init, out=out, train=train, held_out=held_out,
+                        problems=len({p.problem_id for p in pairs}), cache_dir=run.config.get("checkpoint_cache"),
+                        chat_task=_chat_task(run))
+    plan.rows(pairs)  # a prompt the rebuilt task cannot split into chat turns stops here, before training
+    return plan
 
 
 def train_and_record(sessions: sessionmaker[Session], plan: TrainingPlan, opts: VerifierOptions,
@@ -91,12 +108,12 @@ def train_and_record(sessions: sessionmaker[Session], plan: TrainingPlan, opts: 
 
     # A checkpoint in a storage URI is trained from a local copy; the record keeps the URI (lineage).
     spec = VerifierSpec(init_model=local_checkpoint(plan.init, plan.cache_dir), output_dir=str(plan.out),
-                        pairs=[p.row() for p in plan.train], settings=opts.dpo)
+                        pairs=plan.rows(plan.train), settings=opts.dpo)
     with progress.spinner(f"verifier: DPO on {len(plan.train)} pairs, {opts.dpo.steps} steps, from {plan.init}"):
         result = train_verifier(spec, progress=False)
     metrics: dict[str, Any] = {"method": "dpo", "rounds": list(range(1, plan.round_index + 1)),
                                "train": result.metrics, "held_out_pairs": len(plan.held_out),
-                               "held_out_accuracy": _held_out_accuracy(result.output_dir, plan.held_out),
+                               "held_out_accuracy": _held_out_accuracy(result.output_dir, plan.rows(plan.held_out)),
                                "options": _options_record(opts)}
     with sessions() as session, session.begin():
         row = record_verifier(session, run=get_run(session, plan.run), round_index=plan.round_index,
@@ -148,16 +165,32 @@ def _default_out(checkpoint: Model | None, index: int, session: Session, run_nam
     return Path(checkpoint.path).parent / f"verifier_round_{index}"
 
 
-def _held_out_accuracy(path: str, held_out: list[Pair]) -> float | None:
+def _held_out_accuracy(path: str, held_out: list[dict[str, Any]]) -> float | None:
     if not held_out:
         return None
     from star.verifier.scorer import VerifierScorer
 
     scorer = VerifierScorer(path)
-    prompts = [p.prompt for p in held_out]
-    chosen = scorer.score(prompts, [p.chosen for p in held_out])
-    rejected = scorer.score(prompts, [p.rejected for p in held_out])
+    prompts = [row["prompt"] for row in held_out]
+    chosen = scorer.score(prompts, [row["chosen"] for row in held_out])
+    rejected = scorer.score(prompts, [row["rejected"] for row in held_out])
     return pair_accuracy(chosen, rejected)
+
+
+def _chat_task(run: Run) -> Task | None:
+    """The run's task when it sent its prompts through the model's chat template: the verifier must
+    see them as the policy did. None for text prompts, without rebuilding the task."""
+    if not (run.config.get("task") or {}).get("use_chat_template"):
+        return None
+    from star.config import validate_config
+    from star.tasks import build_task
+
+    try:
+        return build_task(validate_config(run.config).task)
+    except (StarError, ValueError, OSError) as exc:
+        raise StarError(f"run {run.name!r} sent its prompts through the model's chat template, and its task could "
+                        f"not be rebuilt to render them for the verifier: {exc}; restore the task's files where "
+                        "the run's config names them") from None
 
 
 def _options_record(opts: VerifierOptions) -> dict[str, Any]:

@@ -56,8 +56,8 @@ class VerifierSpec:
 
     init_model: str
     output_dir: str
-    #: TRL preference rows: {"prompt", "chosen", "rejected"}
-    pairs: list[dict[str, str]]
+    #: TRL preference rows: {"prompt", "chosen", "rejected"}; a prompt may be chat messages
+    pairs: list[dict[str, Any]]
     settings: DpoSettings = DpoSettings()
 
 
@@ -100,7 +100,7 @@ def _build_trainer(spec: VerifierSpec, output_dir: Path, *, progress: bool):
     from datasets import Dataset
     from trl import DPOConfig, DPOTrainer
 
-    from star.training import _quiet, load_for_training, local_run_args
+    from star.training import _quiet, load_for_training, local_run_args, render_prompt
 
     if not spec.pairs:
         raise ValueError("no preference pairs to train the verifier on")
@@ -117,8 +117,10 @@ def _build_trainer(spec: VerifierSpec, output_dir: Path, *, progress: bool):
         max_length=hp.max_length,
         **local_run_args(bf16=False, max_steps=hp.steps, progress=progress),
     )
-    trainer = DPOTrainer(model=model, args=args, train_dataset=Dataset.from_list(spec.pairs),
-                         processing_class=tokenizer)
+    # Chat-message prompts become the text the policy was sent (as SFT rows do), so the verifier
+    # learns on the tokens the rationales were generated from and scores them the same way.
+    rows = [{**pair, "prompt": render_prompt(pair["prompt"], tokenizer)} for pair in spec.pairs]
+    trainer = DPOTrainer(model=model, args=args, train_dataset=Dataset.from_list(rows), processing_class=tokenizer)
     if not progress:
         _quiet(trainer)
     return trainer

@@ -11,7 +11,10 @@ from star.tasks.base import Problem
 
 
 class DigitsTask:
-    """Only what the metrics read from a task: the group of a problem."""
+    """Only what the metrics read from a task: the group of a problem, and that prompts are text
+    (the verifier is given them as they are)."""
+
+    use_chat_template = False
 
     def eval_group(self, problem: Problem) -> str:
         return f"digits={problem.metadata['digits']}"

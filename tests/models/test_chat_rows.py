@@ -11,11 +11,9 @@ from star.tokenizer import build_char_tokenizer
 from star.training import render_prompts
 
 GSM8K = Path(__file__).resolve().parents[2] / "tests" / "data" / "gsm8k"
-TEMPLATE = ("{% for m in messages %}<{{ m['role'] }}>{{ m['content'] }}\n{% endfor %}"
-            "{% if add_generation_prompt %}<assistant>{% endif %}")
 
 
-def test_rows_of_a_chat_task_carry_the_messages_the_engine_was_sent():
+def test_rows_of_a_chat_task_carry_the_messages_the_engine_was_sent(chat_template: str):
     task = build_task(GSM8KTaskConfig(train_path=str(GSM8K / "train.jsonl"), eval_path=str(GSM8K / "test.jsonl"),
                                       train_size=5, eval_size=2, shots=1, use_chat_template=True))
     problem = task.train_problems()[0]
@@ -25,7 +23,7 @@ def test_rows_of_a_chat_task_carry_the_messages_the_engine_was_sent():
     assert "hint" not in str(row["prompt"]).lower()
 
     tokenizer = build_char_tokenizer()
-    tokenizer.chat_template = TEMPLATE
+    tokenizer.chat_template = chat_template
     [rendered] = render_prompts([row], tokenizer)
     assert rendered["prompt"] == tokenizer.apply_chat_template(row["prompt"], tokenize=False,
                                                                add_generation_prompt=True)
