@@ -102,7 +102,8 @@ class EvaluationConfig(_Section):
     samples: int = Field(8, ge=0, le=256, description=(
         "n: answers sampled per held-out problem (one request, n samples) for maj@k, pass@k and the "
         "verifier strategies; 0 = greedy accuracy only."))
-    k: int = Field(8, ge=1, le=256, description="k of maj@k (first k samples) and pass@k; at most `samples`.")
+    k: int = Field(8, ge=1, le=256, description="k of maj@k and pass@k, both estimated from all `samples` (the expectation over every "
+                   "choice of k of them); at most `samples`.")
     temperature: float = Field(0.8, gt=0.0, le=5.0, description="Sampling temperature of the held-out samples.")
     verifier: str | None = Field(None, description=(
         "Path of a trained verifier (`star verifier train`); when set, best_of_n and weighted_best_of_n "

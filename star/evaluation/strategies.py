@@ -16,6 +16,8 @@ order-free and unbiased, unlike "first seen wins".
 
 from __future__ import annotations
 
+import math
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -69,10 +71,57 @@ def majority_vote(samples: Sequence[Sample]) -> float:
 
 
 def maj_at_k(samples: Sequence[Sample], k: int) -> float:
-    """Majority vote over the first k samples (by sample index)."""
-    if not 1 <= k <= len(samples):
-        raise ValueError(f"maj@k needs 1 <= k <= n samples, got k={k} with {len(samples)} samples")
-    return majority_vote(samples[:k])
+    """Expected majority vote of k samples drawn without replacement from the n (exact).
+
+    Like pass@k's estimator, this uses all n samples rather than the first k, so
+    maj@k with k < n has less variance and does not depend on sample order; with
+    k = n it is the plain vote. Computed from the answer classes' sizes, not by
+    enumerating the C(n, k) subsets.
+    """
+    n = len(samples)
+    if not 1 <= k <= n:
+        raise ValueError(f"maj@k needs 1 <= k <= n samples, got k={k} with {n} samples")
+    if k == n:
+        return majority_vote(samples)
+    sizes = Counter(s.answer_class for s in samples if s.answer_class is not None)
+    unanswered = n - sum(sizes.values())
+    correct = {s.answer_class for s in samples if s.correct and s.answer_class is not None}
+    wins = sum(_weighted_wins(sizes[cls], [m for other, m in sizes.items() if other != cls], unanswered, k)
+               for cls in correct)
+    return wins / math.comb(n, k)
+
+
+def _weighted_wins(own: int, others: list[int], unanswered: int, k: int) -> float:
+    """Over the k-subsets of all samples, the number in which a class of `own` samples has the
+    top vote, each divided by the number of classes tied with it (the tie-break's expectation).
+
+    For each vote count x of the class, a table counts the ways to give the other classes
+    their votes: [votes given to them, classes among them tied at x], none above x. The
+    remaining picks are unanswered samples, which do not vote.
+    """
+    import numpy as np
+
+    total = 0.0
+    for x in range(1, min(own, k) + 1):
+        rest = k - x
+        if x > min(rest, max(others, default=0)):  # no other class can reach x votes: every pick of the rest wins
+            total += math.comb(own, x) * math.comb(sum(others) + unanswered, rest)
+            continue
+        ways = np.zeros((rest + 1, rest // x + 1))
+        ways[0, 0] = 1.0
+        for size in others:
+            grown = np.zeros_like(ways)
+            for votes in range(min(size, x, rest) + 1):
+                picks = math.comb(size, votes)
+                if votes < x:
+                    grown[votes:, :] += picks * ways[: rest + 1 - votes, :]
+                else:  # tied with the class
+                    grown[votes:, 1:] += picks * ways[: rest + 1 - votes, :-1]
+            ways = grown
+        silent = np.array([math.comb(unanswered, rest - given) for given in range(rest + 1)], dtype=float)
+        tie_share = 1.0 / np.arange(1, ways.shape[1] + 1)
+        total += math.comb(own, x) * float(silent @ ways @ tie_share)
+    return total
 
 
 def pass_at_k_of(samples: Sequence[Sample], k: int) -> float:

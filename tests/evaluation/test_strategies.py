@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+import random
 from math import comb
 
 import pytest
@@ -61,12 +63,43 @@ def test_majority_vote_tie_scores_the_correct_share_of_the_tied_classes() -> Non
     assert majority_vote(samples([1, 2, 1, 2, 0])) == 0.0   # the correct class is not among the tied
 
 
-def test_maj_at_k_votes_over_the_first_k_samples() -> None:
+def test_maj_at_k_is_the_expected_vote_of_k_of_the_n_samples() -> None:
     five = samples([1, 1, 0, 0, 0])
-    assert maj_at_k(five, 2) == 0.0
+    # of the 10 pairs: 3 both right (1), 1 both wrong (0), 6 split (a tie, 0.5)
+    assert maj_at_k(five, 2) == pytest.approx(0.6)
+    assert maj_at_k(samples([0, 0, 0, 1, 1]), 2) == pytest.approx(0.6)  # the order of the samples does not matter
     assert maj_at_k(five, 5) == 1.0
+    assert maj_at_k(samples([0, None, None]), 1) == pytest.approx(1 / 3)  # an unanswered pick scores 0
     with pytest.raises(ValueError, match="maj@k needs"):
         maj_at_k(five, 6)
+
+
+def _brute_maj_at_k(drawn: list[Sample], k: int) -> float:
+    subsets = list(itertools.combinations(drawn, k))
+    return sum(majority_vote(list(subset)) for subset in subsets) / len(subsets)
+
+
+def test_maj_at_k_matches_enumerating_every_subset() -> None:
+    rng = random.Random(0)
+    for _ in range(500):
+        n = rng.randint(1, 10)
+        classes = [rng.choice([None, 0, 1, 2, 3]) for _ in range(n)]
+        drawn = samples(classes, correct_class=rng.choice([0, None]))
+        k = rng.randint(1, n)
+        assert maj_at_k(drawn, k) == pytest.approx(_brute_maj_at_k(drawn, k), abs=1e-12), (classes, k)
+
+
+def test_maj_at_k_of_many_samples_is_exact_without_enumerating() -> None:
+    # C(256, 128) subsets could never be enumerated. 100 right samples against 156 distinct wrong answers:
+    # k = 1 is the share of right samples; k = 128 loses only when at most one right sample is drawn.
+    lopsided = samples([0] * 100 + list(range(1, 157)))
+    assert maj_at_k(lopsided, 1) == pytest.approx(100 / 256)
+    assert maj_at_k(lopsided, 128) == pytest.approx(1 - comb(156, 128) / comb(256, 128))
+    # 40 right against 8 wrong classes of 27: against a seeded estimate from 20,000 random draws of 16
+    balanced = samples([0] * 40 + [c for c in range(1, 9) for _ in range(27)])
+    rng = random.Random(0)
+    estimate = sum(majority_vote(rng.sample(balanced, 16)) for _ in range(20_000)) / 20_000
+    assert maj_at_k(balanced, 16) == pytest.approx(estimate, abs=0.015)
 
 
 def test_best_of_n_follows_the_highest_score_and_splits_ties() -> None:
@@ -109,7 +142,9 @@ def test_sample_metrics_per_group_with_and_without_scores() -> None:
     }
     groups = {1: "digits=1", 2: "digits=2", 3: "digits=2"}
     metrics = sample_metrics(per_problem, groups, k=2)
-    assert metrics["maj@2"] == pytest.approx((1.0 + 0.0 + 0.5) / 3)  # first two: [0,0], [1,1], [0,1] (tie)
+    # of the 6 pairs: problem 1 has 1 right, 1 wrong and 4 tied (0.5); problem 3 has 3 right and 3 tied
+    assert metrics["maj@2"] == pytest.approx((3 / 6 + 0.0 + 4.5 / 6) / 3)
+    assert metrics["maj@2/digits=2"] == pytest.approx((0.0 + 4.5 / 6) / 2)
     assert metrics["pass@2"] == pytest.approx((1 - comb(2, 2) / comb(4, 2) + 0 + 1.0) / 3)
     assert set(metrics) == {"maj@2", "maj@2/digits=1", "maj@2/digits=2", "pass@2", "pass@2/digits=1",
                             "pass@2/digits=2"}
