@@ -70,6 +70,10 @@ def majority_vote(samples: Sequence[Sample]) -> float:
     return _share_of_top(votes, correct_classes)
 
 
+#: the most samples maj@k with k < n takes (evaluation.samples stops at 256)
+MAJ_MAX_SAMPLES = 1000
+
+
 def maj_at_k(samples: Sequence[Sample], k: int) -> float:
     """Expected majority vote of k samples drawn without replacement from the n (exact).
 
@@ -83,6 +87,9 @@ def maj_at_k(samples: Sequence[Sample], k: int) -> float:
         raise ValueError(f"maj@k needs 1 <= k <= n samples, got k={k} with {n} samples")
     if k == n:
         return majority_vote(samples)
+    if n > MAJ_MAX_SAMPLES:
+        raise ValueError(f"maj@k with k < n is computed for at most {MAJ_MAX_SAMPLES} samples per problem "
+                         f"(subset counts past C({MAJ_MAX_SAMPLES}, k) overflow a float), got {n}")
     sizes = Counter(s.answer_class for s in samples if s.answer_class is not None)
     unanswered = n - sum(sizes.values())
     correct = {s.answer_class for s in samples if s.correct and s.answer_class is not None}

@@ -100,6 +100,8 @@ def test_maj_at_k_of_many_samples_is_exact_without_enumerating() -> None:
     rng = random.Random(0)
     estimate = sum(majority_vote(rng.sample(balanced, 16)) for _ in range(20_000)) / 20_000
     assert maj_at_k(balanced, 16) == pytest.approx(estimate, abs=0.015)
+    with pytest.raises(ValueError, match="for at most 1000 samples per problem"):
+        maj_at_k(samples([0] * 1001), 2)
 
 
 def test_best_of_n_follows_the_highest_score_and_splits_ties() -> None:
