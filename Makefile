@@ -19,6 +19,7 @@ run: $(STAMP)
 test: $(STAMP)
 	bash scripts/ensure_postgres.sh
 	bash scripts/ensure_chromium.sh
+	$(VENV)/bin/lint-imports
 	$(VENV)/bin/pytest
 
 bench: $(STAMP)

@@ -1,6 +1,6 @@
 """Held-out evaluation cost: greedy alone vs greedy + maj@k/pass@k from k samples, in one run.
 
-Both use `star.orchestrator.evaluate_round`, exactly as a round does (vLLM
+Both use `star.loop.evaluate.evaluate_round`, exactly as a round does (vLLM
 generator actor, checker pool, SQLite store, answer classes for the vote), on
 the same model and workers. A first greedy pass warms the engine up and is not
 counted. The sampled evaluation generates k + 1 answers per problem where greedy
@@ -29,28 +29,28 @@ def main() -> None:
     parser.add_argument("--k", type=int, default=8, help="Samples per problem for maj@k / pass@k.")
     args = parser.parse_args()
 
-    from star.tiny_model import ensure_tiny_model
+    from star.models.tiny import ensure_tiny_model
 
     model = args.model or str(ensure_tiny_model(progress=False))
     ctx = _context(model, args.eval_per_digits, Path(tempfile.mkdtemp()))
     try:
         timings, metrics = _measure(ctx, model, args.k)
     finally:
-        from star.cluster import stop_workers
+        from star.run.workers import stop_workers
 
         stop_workers(ctx.workers)
     _report(timings, metrics, len(ctx.held_out), args.k, model)
 
 
 def _context(model: str, per_digits: int, tmp: Path):
-    from star.cluster import init_ray, start_workers
-    from star.config import validate_config
-    from star.orchestrator import RunContext
-    from star.progress import Progress
-    from star.runner import store_problems
-    from star.tasks import build_task
-    from db.engine import open_store, session_factory
     import db.store as store
+    from db.engine import open_store, session_factory
+    from star.config import validate_config
+    from star.loop.context import RunContext
+    from star.progress import Progress
+    from star.run.driver import store_problems
+    from star.run.workers import init_ray, start_workers
+    from star.tasks import build_task
 
     config = validate_config({
         "model": model, "database": f"sqlite:///{tmp}/bench.db", "storage": str(tmp),
@@ -72,8 +72,9 @@ def _context(model: str, per_digits: int, tmp: Path):
 def _measure(ctx, model: str, k: int) -> tuple[dict[str, float], dict[str, dict[str, float]]]:
     from dataclasses import replace
 
-    from star.orchestrator import evaluate_round
     import db.store as store
+    from db.summaries import round_summaries
+    from star.loop.evaluate import evaluate_round
 
     evaluation = ctx.config.evaluation
     greedy = replace(ctx, config=ctx.config.model_copy(update={"evaluation": evaluation.model_copy(
@@ -87,7 +88,7 @@ def _measure(ctx, model: str, k: int) -> tuple[dict[str, float], dict[str, dict[
         evaluate_round(run_ctx, index, model)
         timings[label] = time.perf_counter() - started
     with ctx.sessions() as session:
-        rows = store.round_summaries(session, store.get_run(session, "bench"))
+        rows = round_summaries(session, store.get_run(session, "bench"))
     metrics = {label: rows[index]["metrics"] for label, index in zip(timings, (1, 2))}
     return timings, metrics
 

@@ -1,7 +1,7 @@
 """Generation-stage throughput: star's stage vs raw vLLM vs HF transformers, in one run.
 
 star's stage = generator actor (vLLM) + checker pool + batched store writes,
-driven by `star.pipeline.run_phase` exactly as a round drives it. The raw vLLM
+driven by `star.loop.phase.run_phase` exactly as a round drives it. The raw vLLM
 baseline is one `LLM.generate` call on the same prompts with the same sampling
 settings and seeds; HF `generate` runs on a subset (it is far slower) with the
 same temperature/top_p and max new tokens. Throughput = completion tokens / wall
@@ -23,15 +23,14 @@ import gc
 import os
 import tempfile
 import time
-from pathlib import Path
 
 os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "2")
 
 
 def build_requests(n_problems: int, k: int, max_tokens: int, shots: int = 0, max_digits: int = 5):
-    from star.generation import GenRequest, request_seed
+    from star.config.tasks import ArithmeticTaskConfig
+    from star.engines.requests import GenRequest, request_seed
     from star.tasks.arithmetic import ArithmeticTask
-    from star.tasks.config import ArithmeticTaskConfig
 
     per_digits = max(1, -(-n_problems // max_digits))
     task = ArithmeticTask(ArithmeticTaskConfig(max_digits=max_digits, train_per_digits=per_digits,
@@ -50,15 +49,15 @@ def bench_star(model: str, task, problems, requests, batch: int) -> tuple[float,
 
     from db.engine import open_store, session_factory
     from db.store import ProblemRow, get_or_create_round, get_or_create_run, upsert_problems
-    from star.generation import EngineSpec
-    from star.pipeline import run_phase
-    from star.recorder import AttemptRecorder
+    from star.engines.vllm_engine import EngineSpec
+    from star.loop.phase import run_phase
+    from star.loop.recorder import AttemptRecorder
     from workers.checker_pool import CheckerActor
     from workers.generator import GeneratorActor
 
     ray.init(num_cpus=2, include_dashboard=False, logging_level="WARNING", log_to_driver=False)
     generator = GeneratorActor.options(num_cpus=0).remote(EngineSpec(model=model, dtype="float32", max_model_len=512))
-    checker = CheckerActor.options(num_cpus=0).remote(1, 5.0, task, "answer")
+    checker = CheckerActor.options(num_cpus=0).remote(1, 5.0, task.for_checking(), "answer")
     ray.get(generator.ready.remote())
     tmp = tempfile.mkdtemp()
     sessions = session_factory(open_store(f"sqlite:///{tmp}/bench.db"))
@@ -73,7 +72,7 @@ def bench_star(model: str, task, problems, requests, batch: int) -> tuple[float,
     recorder = AttemptRecorder(sessions, task=task, round_id=round_id, model=model, write_batch=2000)
     started = time.perf_counter()
     scored = run_phase(requests, by_store_id, generators=[generator], checker=checker,
-                       store_batch=recorder, batch_size=batch)
+                       store_batch=recorder, batch_size=batch, model=model)
     elapsed = time.perf_counter() - started
     tokens = sum(s.completion.completion_tokens for s in scored)
     assert recorder.inserted == len(scored), "every completion must be stored"
@@ -131,7 +130,7 @@ def main() -> None:
     parser.add_argument("--max-model-len", type=int, default=512)
     args = parser.parse_args()
 
-    from star.tiny_model import ensure_tiny_model
+    from star.models.tiny import ensure_tiny_model
 
     model = args.model or str(ensure_tiny_model())
     task, problems, requests = build_requests(args.problems, args.k, args.max_tokens, args.shots, args.max_digits)

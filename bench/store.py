@@ -33,8 +33,7 @@ from db import migrate  # noqa: E402
 from db.engine import make_engine, open_store, session_factory  # noqa: E402
 from db.export import export  # noqa: E402
 from db.queries import RationaleFilter, list_rationales  # noqa: E402
-from db.store import AttemptRow, ProblemRow, get_or_create_round, get_or_create_run  # noqa: E402
-from db.store import insert_attempts, upsert_problems  # noqa: E402
+from db.store import AttemptRow, ProblemRow, get_or_create_round, get_or_create_run, insert_attempts, upsert_problems  # noqa: E402  # noqa: E402
 
 SAMPLES = 10  # per problem per round
 PROBLEMS = 10_000  # so a round holds 100k attempts
@@ -153,9 +152,9 @@ def timed(fn: Callable[[], Any], repeat: int) -> dict[str, float]:
 def latencies(url: str, round_index: int, repeat: int) -> dict[str, Any]:
     from click.testing import CliRunner
 
-    from star.cli import _register, cli
+    from star.cli import cli, register_commands
 
-    _register()
+    register_commands()
     engine = open_store(url)
     factory = session_factory(engine)
 

@@ -1,8 +1,8 @@
 """Trainer throughput: star's trainer actor vs plain TRL SFTTrainer, same model, data and batch, in one run.
 
 star's side is the code path of a round: the Ray trainer actor (workers/trainer.py,
-started with `star.cluster.trainer_options`, as `start_workers` does) called through
-`star.train_retry.train_with_retry`, as `train_round` calls it. The spec crosses to the
+started with `star.run.workers.trainer_options`, as `start_workers` does) called through
+`star.loop.train.train_with_retry`, as `train_round` calls it. The spec crosses to the
 actor, which loads the model, builds TRL's SFTTrainer (`star.training.build_trainer`),
 trains and saves the checkpoint. The baseline is TRL's SFTTrainer written out by hand
 in this process with the same model, examples, batch plan, steps, max length,
@@ -90,7 +90,7 @@ class Measurement:
 def bench_examples(shots: int = 0) -> list[dict[str, str]]:
     """The tiny model's seed examples (arithmetic rationales); with `shots`, each prompt is
     preceded by that many other worked examples, whose tokens are prompt (no loss)."""
-    from star.tiny_model import TinyModelRecipe, seed_examples
+    from star.models.tiny import TinyModelRecipe, seed_examples
 
     examples = seed_examples(TinyModelRecipe())
     if not shots:
@@ -104,8 +104,8 @@ def compare(options: BenchOptions, workdir: Path) -> dict[str, list[Measurement]
     """Run both sides (alternating, after an untimed warm-up step each) and return every timed run."""
     import ray
 
-    from star.cluster import init_ray, trainer_options
     from star.config import TrainerConfig, validate_config
+    from star.run.workers import init_ray, trainer_options
     from workers.trainer import TrainerActor
 
     examples = bench_examples(options.shots)[:options.examples]
@@ -148,8 +148,8 @@ def _actor_threads_and_niceness():
 
 def _star_run(actor, options: BenchOptions, examples: list[dict[str, str]], out_dir: Path,
               threads: int) -> Measurement:
-    from star.train_retry import train_with_retry
-    from star.training import TrainSpec
+    from star.loop.train import train_with_retry
+    from star.training.spec import TrainSpec
 
     spec = TrainSpec(
         init_model=options.model, output_dir=str(out_dir), examples=examples, max_steps=options.steps,
@@ -256,8 +256,8 @@ def build_random_model(name: str, out_dir: Path) -> Path:
     import torch
     from transformers import Qwen2Config, Qwen2ForCausalLM
 
+    from star.models.char_tokenizer import build_char_tokenizer
     from star.precision import declare_dtype
-    from star.tokenizer import build_char_tokenizer
 
     tokenizer = build_char_tokenizer(out_dir)
     config = Qwen2Config(
@@ -337,7 +337,7 @@ def main() -> None:
     if args.random_init_config:
         model = str(build_random_model(args.random_init_config, workdir / args.random_init_config))
     else:
-        from star.tiny_model import ensure_tiny_model
+        from star.models.tiny import ensure_tiny_model
 
         model = args.model or str(ensure_tiny_model(progress=False))
     options = BenchOptions(

@@ -139,7 +139,7 @@ def _batched(rows: Iterable[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
 
 
 @contextmanager
-def _atomic(out: Path) -> Iterator[Path]:
+def atomic(out: Path) -> Iterator[Path]:
     tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
     try:
         yield tmp
@@ -155,7 +155,7 @@ def _atomic(out: Path) -> Iterator[Path]:
 
 def _write_jsonl(batches: Iterable[list[dict]], _schema: pa.Schema, out: Path) -> int:
     count = 0
-    with _atomic(out) as tmp, open(tmp, "w", encoding="utf-8") as fh:
+    with atomic(out) as tmp, open(tmp, "w", encoding="utf-8") as fh:
         for batch in batches:
             fh.writelines(json.dumps(row, ensure_ascii=False) + "\n" for row in batch)
             count += len(batch)
@@ -174,7 +174,7 @@ def _write_tables(writer: Any, batches: Iterable[list[dict]], schema: pa.Schema)
 def _write_parquet(batches: Iterable[list[dict]], schema: pa.Schema, out: Path) -> int:
     import pyarrow.parquet as pq
 
-    with _atomic(out) as tmp, pq.ParquetWriter(tmp, schema) as writer:
+    with atomic(out) as tmp, pq.ParquetWriter(tmp, schema) as writer:
         return _write_tables(writer, batches, schema)
 
 
@@ -182,7 +182,7 @@ def _write_hf(batches: Iterable[list[dict]], schema: pa.Schema, out: Path) -> in
     import datasets  # slow import; only this format needs it
 
     scratch_dir = tempfile.TemporaryDirectory(dir=out.parent, prefix=f".{out.name}.scratch-")
-    with _atomic(out) as tmp, scratch_dir as scratch:
+    with atomic(out) as tmp, scratch_dir as scratch:
         # An Arrow stream file is what datasets memory-maps; building the
         # Dataset from it avoids both holding the rows in RAM and writing into
         # the user's ~/.cache/huggingface.

@@ -133,9 +133,9 @@ def acquire_lease(
 
 
 def _insert_new(session: Session, run_id: int, values: dict) -> bool:
-    from db.store import _insert  # the dialect's INSERT ... ON CONFLICT
+    from db.upsert import dialect_insert  # the dialect's INSERT ... ON CONFLICT
 
-    stmt = _insert(session, RunLease.__table__).values(run_id=run_id, **values)
+    stmt = dialect_insert(session, RunLease.__table__).values(run_id=run_id, **values)
     stmt = stmt.on_conflict_do_nothing(index_elements=["run_id"]).returning(RunLease.run_id)
     return session.execute(stmt).first() is not None
 

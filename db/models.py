@@ -14,12 +14,12 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     CheckConstraint,
     DateTime,
     Float,
     ForeignKey,
     Index,
-    Boolean,
     Integer,
     MetaData,
     String,

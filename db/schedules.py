@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from db.errors import StoreError
 from db.models import Firing, Round, Run, Schedule, utcnow
-from db.store import _insert
+from db.upsert import dialect_insert
 
 # What a firing's `error` says when its process died and its lease ran out.
 LOST = "lost: the firing's process stopped renewing its lease (killed or crashed)"
@@ -90,7 +90,7 @@ def insert_firing(session: Session, schedule: Schedule, slot: datetime, *, statu
            "started_at": now if running else None, "finished_at": None if running else now,
            "created_at": now}
     table = Firing.__table__
-    stmt = _insert(session, table).on_conflict_do_nothing(index_elements=["schedule_id", "slot"])
+    stmt = dialect_insert(session, table).on_conflict_do_nothing(index_elements=["schedule_id", "slot"])
     new_id = session.execute(stmt.returning(table.c.id), [row]).scalar()
     return None if new_id is None else session.get(Firing, new_id)
 

@@ -8,18 +8,17 @@ into no-ops.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Table, func, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from db.bulk import insert_attempt_tuples
 from db.errors import StoreError
 from db.models import ATTEMPT_KINDS, POLICY_ONLY, Attempt, Evaluation, Model, Problem, Round, Run, utcnow
+from db.upsert import dialect_insert, insert_ignoring_duplicates
 
 # Count keys with their own column in `rounds`; anything else lands in extra_counts.
 ROUND_COUNTS = ("attempted", "accepted_direct", "accepted_rationalized", "train_examples", "train_steps")
@@ -68,35 +67,6 @@ class AttemptRow:
     model: str
 
 
-def _insert(session: Session, table: Table) -> Any:
-    """INSERT for the session's dialect, which both spell ON CONFLICT the same way."""
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        return postgresql.insert(table)
-    if dialect == "sqlite":
-        return sqlite.insert(table)
-    raise StoreError(f"unsupported database dialect {dialect!r}; use SQLite or PostgreSQL")
-
-
-def _insert_ignore(
-    session: Session, table: Table, rows: list[dict[str, Any]], key: Sequence[str],
-    *, key_where: ColumnElement[bool] | None = None,
-) -> int:
-    """Insert rows, skipping any whose unique `key` exists; returns how many were new.
-
-    `key_where` names a partial unique index (its WHERE clause), as both
-    backends need it to pick that index as the conflict target.
-    """
-    if not rows:
-        return 0
-    stmt = _insert(session, table).on_conflict_do_nothing(index_elements=list(key), index_where=key_where)
-    # RETURNING yields only the rows actually inserted, which makes the count
-    # exact even with other writers racing on the same keys. SQLAlchemy batches
-    # the executemany into multi-row INSERTs (INSERT_PAGE_SIZE rows each).
-    result = session.execute(stmt.returning(table.c.id), rows)
-    return len(result.all())
-
-
 def _chunks(items: Sequence[Any], size: int = _IN_CHUNK) -> Iterable[Sequence[Any]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
@@ -110,7 +80,7 @@ def get_or_create_run(session: Session, name: str, *, config: dict, base_model: 
     now = utcnow()
     row = {"name": name, "config": config, "base_model": base_model, "status": "created",
            "created_at": now, "updated_at": now}
-    _insert_ignore(session, Run.__table__, [row], ["name"])
+    insert_ignoring_duplicates(session, Run.__table__, [row], ["name"])
     return session.scalars(select(Run).where(Run.name == name)).one()
 
 
@@ -132,7 +102,7 @@ def get_or_create_round(session: Session, run: Run, index: int) -> Round:
     now = utcnow()
     row = {"run_id": run.id, "round_index": index, "status": "pending", "timings": {},
            "extra_counts": {}, "created_at": now, "updated_at": now}
-    _insert_ignore(session, Round.__table__, [row], ["run_id", "round_index"])
+    insert_ignoring_duplicates(session, Round.__table__, [row], ["run_id", "round_index"])
     return session.scalars(select(Round).where(Round.run_id == run.id, Round.index == index)).one()
 
 
@@ -202,7 +172,7 @@ def upsert_problems(
          "gold": p.gold, "metadata": p.metadata, "created_at": now}
         for p in sorted(problems, key=lambda p: p.external_id)  # lock order, as for attempts
     ]
-    _insert_ignore(session, Problem.__table__, rows, ["dataset", "split", "external_id"])
+    insert_ignoring_duplicates(session, Problem.__table__, rows, ["dataset", "split", "external_id"])
     ids: dict[str, int] = {}
     external = [p.external_id for p in problems]
     for chunk in _chunks(external):
@@ -338,7 +308,7 @@ def record_model(
     row = {"run_id": run.id, "round_id": rnd.id, "kind": "policy", "path": path, "parent": parent,
            "base": base, "train_examples": train_examples, "steps": steps, "metrics": metrics,
            "created_at": utcnow()}
-    _insert_ignore(session, Model.__table__, [row], ["round_id"], key_where=POLICY_ONLY)
+    insert_ignoring_duplicates(session, Model.__table__, [row], ["round_id"], key_where=POLICY_ONLY)
     return session.scalars(select(Model).where(Model.round_id == rnd.id, _POLICY)).one()
 
 
@@ -378,85 +348,9 @@ def record_evaluation(session: Session, rnd: Round, *, split: str, metric: str, 
     """Store one metric, replacing an earlier value for the same (round, split, metric)."""
     row = {"round_id": rnd.id, "split": split, "metric": metric, "value": float(value),
            "created_at": utcnow()}
-    stmt = _insert(session, Evaluation.__table__).values(row)
+    stmt = dialect_insert(session, Evaluation.__table__).values(row)
     stmt = stmt.on_conflict_do_update(
         index_elements=["round_id", "split", "metric"],
         set_={"value": stmt.excluded.value, "created_at": stmt.excluded.created_at},
     )
     session.execute(stmt)
-
-
-def round_summaries(session: Session, run: Run) -> list[dict[str, Any]]:
-    """One dict per round (round 0 included), as `star rounds RUN --json` prints them.
-
-    Counts are the ones the loop reported (None until it does); `stored` counts
-    the attempt rows actually in the database per kind, which is what to trust
-    while a round is still running or after a crash.
-    """
-    rounds = list(session.scalars(select(Round).where(Round.run_id == run.id).order_by(Round.index)))
-    ids = [r.id for r in rounds]
-    metrics: dict[int, dict[str, float]] = {i: {} for i in ids}
-    again: dict[int, dict[str, dict[str, float]]] = {i: {} for i in ids}
-    stored: dict[int, dict[str, int]] = {i: dict.fromkeys(ATTEMPT_KINDS, 0) for i in ids}
-    if ids:
-        evals = select(Evaluation.round_id, Evaluation.split, Evaluation.metric, Evaluation.value).where(
-            Evaluation.round_id.in_(ids)
-        )
-        for round_id, split, metric, value in session.execute(evals):
-            if split == "eval":
-                metrics[round_id][metric] = value
-            else:  # a later `star eval` of the round, under its own split name (eval@NAME)
-                again[round_id].setdefault(split, {})[metric] = value
-        # Filtering on round_id (not run_id) lets both backends answer from the
-        # unique (round_id, problem_id, kind, sample_index) index alone.
-        counts = (
-            select(Attempt.round_id, Attempt.kind, func.count())
-            .where(Attempt.round_id.in_(ids))
-            .group_by(Attempt.round_id, Attempt.kind)
-        )
-        for round_id, kind, n in session.execute(counts):
-            stored[round_id][kind] = n
-    return [_summary(r, metrics[r.id], stored[r.id], again[r.id]) for r in rounds]
-
-
-# Overall metrics of the test-time strategies (per-group ones carry a "/group" suffix).
-_STRATEGIES = {"maj": "eval_maj_at_k", "pass": "eval_pass_at_k", "best_of_n": "eval_best_of_n",
-               "weighted_best_of_n": "eval_weighted_best_of_n"}
-_STRATEGY_RE = re.compile(r"^(maj|pass|best_of_n|weighted_best_of_n)@(\d+)$")
-
-
-def strategy_values(metrics: dict[str, float]) -> dict[str, Any]:
-    """eval_maj_at_k and eval_pass_at_k (None when the round has none), eval_k, and
-    eval_best_of_n / eval_weighted_best_of_n with eval_n when a verifier scored the round."""
-    found: dict[str, Any] = {"eval_maj_at_k": None, "eval_pass_at_k": None, "eval_k": None}
-    for name, value in sorted(metrics.items()):
-        match = _STRATEGY_RE.match(name)
-        if match is None:
-            continue
-        strategy, count = match.group(1), int(match.group(2))
-        found[_STRATEGIES[strategy]] = value
-        found["eval_k" if strategy in ("maj", "pass") else "eval_n"] = count
-    return found
-
-
-def _summary(rnd: Round, metrics: dict[str, float], stored: dict[str, int],
-             again: dict[str, dict[str, float]]) -> dict[str, Any]:
-    return {
-        "round": rnd.index,
-        "status": rnd.status,
-        **{key: getattr(rnd, key) for key in ROUND_COUNTS},
-        "check_errors": 0,  # checks that timed out or crashed twice (the loop stores the count)
-        **rnd.extra_counts,
-        "eval_accuracy": metrics.get("accuracy"),
-        **strategy_values(metrics),
-        "metrics": dict(sorted(metrics.items())),
-        # `star eval` results: split name (eval@NAME) -> metrics
-        "evaluations": {split: dict(sorted(values.items())) for split, values in sorted(again.items())},
-        "stored": stored,
-        "dataset_hash": rnd.dataset_hash,
-        "dataset_rows": rnd.dataset_rows,
-        "model_in": rnd.model_in,
-        "model_out": rnd.model_out,
-        "timings": rnd.timings,
-        "updated_at": rnd.updated_at.isoformat() if rnd.updated_at else None,
-    }

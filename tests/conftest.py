@@ -59,7 +59,7 @@ def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     Set STAR_TEST_MODEL_CACHE to a folder to reuse it across sessions while developing.
     """
-    from star.tiny_model import TinyModelRecipe, ensure_tiny_model
+    from star.models.tiny import TinyModelRecipe, ensure_tiny_model
 
     cache = os.environ.get("STAR_TEST_MODEL_CACHE")
     cache_dir = Path(cache) if cache else tmp_path_factory.mktemp("models")

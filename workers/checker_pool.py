@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import ray
 
+from star.loop.acceptance import CheckItem, ScoredItem, score_items
 from star.tasks.base import Task
-from star.verdicts import CheckItem, ScoredItem, score_items
 
 
 @ray.remote
@@ -13,8 +13,9 @@ class CheckerActor:
     def __init__(self, workers: int, timeout: float, task: Task, accept: str) -> None:
         from star.checker import Checker
 
-        # The driver's task object is shipped as is: rebuilding it here would
-        # re-read the dataset and need the same files on every node.
+        # The driver's task, without its problem pools (Task.for_checking): rebuilding it here would
+        # re-read the dataset and need the same files on every node, and with its pools it would
+        # travel through the object store, from which a restart could not get it back.
         self.workers = workers
         self.checker = Checker(workers=workers, timeout=timeout)
         self.task = task
@@ -36,3 +37,9 @@ class CheckerActor:
 
     def ready(self) -> bool:
         return True
+
+    def pid(self) -> int:
+        """This actor's process id: for operators and fault tests."""
+        import os
+
+        return os.getpid()

@@ -7,8 +7,10 @@ from dataclasses import replace
 
 import ray
 
-from star.generation import Completion, EngineSpec, GenRequest
-from star.placement import prepare_engine_env
+from star.engines.placement import prepare_engine_env
+from star.engines.quiet_logs import quiet_engine_logs
+from star.engines.requests import Completion, GenRequest
+from star.engines.vllm_engine import EngineSpec
 
 
 @ray.remote
@@ -20,15 +22,16 @@ class GeneratorActor:
     `generate` call carries it and a fresh engine loads it before serving.
 
     A model given as a URI (a checkpoint in a remote `storage`) is fetched
-    into `cache_dir` on this actor's node first (star/run_storage.py).
+    into `cache_dir` on this actor's node first (star/storage/runs.py).
     """
 
     def __init__(self, spec: EngineSpec, cache_dir: str | None = None) -> None:
         # Worker logs reach the driver (log_to_driver); vLLM's INFO lines would drown them.
         os.environ.setdefault("VLLM_LOGGING_LEVEL", "WARNING")
-        # Tensor parallel: vLLM's workers go into this actor's placement group (star/placement.py).
+        quiet_engine_logs()  # known-harmless vLLM / torch notices stay out of the driver's console
+        # Tensor parallel: vLLM's workers go into this actor's placement group (star/engines/placement.py).
         prepare_engine_env(spec.tensor_parallel_size, spec.on_cpu)
-        from star.generation import VllmEngine  # heavy import stays inside the actor
+        from star.engines.vllm_engine import VllmEngine  # heavy import stays inside the actor
 
         self.cache_dir = cache_dir
         self.engine = VllmEngine(replace(spec, model=self._local(spec.model)))
@@ -36,7 +39,7 @@ class GeneratorActor:
     def _local(self, model: str) -> str:
         """The local folder of `model`. For a URI that costs one read of its small manifest per batch
         while the cached copy matches, and restores a cache folder someone deleted."""
-        from star.run_storage import local_checkpoint
+        from star.storage.runs import local_checkpoint
 
         return local_checkpoint(model, self.cache_dir)
 

@@ -6,17 +6,18 @@ import os
 
 import ray
 
-from star.training import TrainResult, TrainSpec, with_cpu_threads
+from star.training.sft import with_cpu_threads
+from star.training.spec import TrainResult, TrainSpec
 
 
 @ray.remote
 class TrainerActor:
     def train(self, spec: TrainSpec) -> TrainResult:
-        if spec.group is not None:  # a coordinator: the worker group trains (star/train_group.py)
-            from star.train_group import train_in_group
+        if spec.group is not None:  # a coordinator: the worker group trains (star/training/group.py)
+            from star.training.group import train_in_group
 
             return train_in_group(spec, spec.group, scratch=_group_scratch(spec))
-        from star.run_storage import train_and_publish  # torch/trl import inside the actor
+        from star.training.publish import train_and_publish  # torch/trl import inside the actor
 
         try:
             return train_and_publish(with_cpu_threads(spec))

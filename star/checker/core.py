@@ -11,7 +11,7 @@ import re
 from functools import lru_cache
 
 from star.checker.compare import equivalent
-from star.checker.extract import _NUMBER_ITEM_RE, _SEGMENT_RE, Extraction, extract, segment_text
+from star.checker.extract import NUMBER_ITEM_RE, SEGMENT_RE, Extraction, extract, segment_text
 from star.checker.latex import Unparseable
 from star.checker.normalize import clean, strip_wrappers
 from star.checker.values import Choice, Seq, Text, Value, interpret, normalize_text
@@ -72,7 +72,7 @@ def can_parse_gold(gold: str) -> bool:
 def _refinements(body: str) -> list[str]:
     """Narrower readings of an answer sentence: "72 apples, since ..." -> "72"."""
     out = []
-    segment = _SEGMENT_RE.match(body.lstrip())
+    segment = SEGMENT_RE.match(body.lstrip())
     if segment:
         out.append(segment_text(segment))
     choice = _CHOICE_START_RE.match(body)
@@ -81,10 +81,10 @@ def _refinements(body: str) -> list[str]:
     prose = _prose_word(body)
     if prose and prose.start() > 0:
         out.append(body[:prose.start()].strip(" ,;:"))
-    for regex in (_SEGMENT_RE, _NUMBER_ITEM_RE):
+    for regex in (SEGMENT_RE, NUMBER_ITEM_RE):
         first = regex.search(body)
         if first:
-            out.append(segment_text(first) if regex is _SEGMENT_RE else first.group(0))
+            out.append(segment_text(first) if regex is SEGMENT_RE else first.group(0))
     return [o for o in dict.fromkeys(out) if o.strip() and o != body]
 
 

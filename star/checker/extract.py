@@ -35,7 +35,7 @@ _MAX_GAP = 60
 _LAST_MARKERS = 64
 
 # Math delimiters, most specific first; inline forms may not span lines.
-_SEGMENT_RE = re.compile(
+SEGMENT_RE = re.compile(
     r"\$\$(?P<dd>.{1,1000}?)\$\$|\\\[(?P<db>.{1,1000}?)\\\]|\\\((?P<ip>.{1,1000}?)\\\)"
     r"|(?<![\\\d])\$(?P<id>(?:\\\$|[^$\n])+?)(?<!\\)\$",
     re.DOTALL,
@@ -43,7 +43,7 @@ _SEGMENT_RE = re.compile(
 # A number in prose: thousands separators, a decimal point or comma, a simple
 # fraction, a percent sign; units may follow ("1,000.99m²") but a number glued
 # to letters in front ("AZYUK2A") is not an answer.
-_NUMBER_ITEM_RE = re.compile(
+NUMBER_ITEM_RE = re.compile(
     r"(?<![\w.^_])-?(?:\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+,\d{1,2}(?![\d,])|\d+(?:\.\d+)?)"
     r"(?:\s*/\s*\d+(?:\.\d+)?)?(?:\s*(?:%|percent\b|pct\b))?(?![\d]|[.,]\d)"
     r"|(?<![\w.])\.\d+(?![\d]|[.,]\d)"
@@ -189,14 +189,14 @@ def _phrases(text: str) -> list[Extraction]:
 
 
 def segment_text(match: re.Match[str]) -> str:
-    """The math inside a delimiter match of `_SEGMENT_RE`."""
+    """The math inside a delimiter match of `SEGMENT_RE`."""
     return next(g for g in match.groups() if g is not None)
 
 
 def _last_item(text: str) -> Extraction | None:
     """The last math segment or number: the fallback when no marker exists."""
     best: Extraction | None = None
-    for regex, is_segment in ((_SEGMENT_RE, True), (_NUMBER_ITEM_RE, False)):
+    for regex, is_segment in ((SEGMENT_RE, True), (NUMBER_ITEM_RE, False)):
         last = None
         for last in regex.finditer(text):
             pass

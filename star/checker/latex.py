@@ -63,10 +63,10 @@ _EAGER_OPERATORS_RE = re.compile(
     r"diagonalize|svd|SVD|hstack|vstack|orth\w*)\b|\\det\b|\\xrightarrow"
 )
 _COMMAND_RE = re.compile(r"\\([A-Za-z]+)")
-_NORMALIZATION = NormalizationConfig(
+NORMALIZATION = NormalizationConfig(
     basic_latex=True, units=True, malformed_operators=True, nits=True, boxed="all", equations=False
 )
-_CONVERSION = ConversionConfig(interpret_as_mixed_fractions=True, lowercase_symbols=True)
+CONVERSION = ConversionConfig(interpret_as_mixed_fractions=True, lowercase_symbols=True)
 _FACTORIAL_LIKE = (sympy.factorial, sympy.factorial2, sympy.binomial, sympy.gamma, sympy.subfactorial)
 
 
@@ -226,8 +226,8 @@ class _TwoStageParser(_Latex2Sympy):
         return sympy.Rational(value.numerator, value.denominator)
 
 
-def _convert(normalized: str) -> object:
-    converter = _TwoStageParser(None, is_real=True, convert_degrees=False, config=_CONVERSION)
+def convert(normalized: str) -> object:
+    converter = _TwoStageParser(None, is_real=True, convert_degrees=False, config=CONVERSION)
     try:
         return converter.parse(normalized)
     except (RecursionError, MemoryError, Unparseable):
@@ -247,12 +247,12 @@ def parse_latex(text: str) -> sympy.Basic | MatrixBase:
     if atom is not None:
         return atom
     precheck(text)
-    normalized = normalize_latex(text, _NORMALIZATION)
+    normalized = normalize_latex(text, NORMALIZATION)
     precheck(normalized)
     if not normalized.strip():
         raise Unparseable("empty answer")
     try:
-        expr = _convert(normalized)
+        expr = convert(normalized)
     except (RecursionError, MemoryError) as exc:
         raise Unparseable(f"too complex: {type(exc).__name__}") from exc
     except Exception as exc:  # the grammar raises plain Exception on syntax errors

@@ -19,8 +19,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 
-from star.checker.limits import MAX_PREDICTION_CHARS
 from star.checker.forms import AnswerType, apply_answer_type
+from star.checker.limits import MAX_PREDICTION_CHARS
 from star.checker.verdict import Verdict
 
 _WORKER_MODULE = "star.checker.worker"

@@ -8,6 +8,10 @@ from typing import Any, Literal
 Status = Literal["correct", "incorrect", "no_answer", "unparseable", "timeout", "crashed", "not_a_number"]
 STATUSES: tuple[Status, ...] = ("correct", "incorrect", "no_answer", "unparseable", "timeout", "crashed",
                                "not_a_number")
+#: Statuses that say nothing about the answer: the check overran its timeout or its worker process
+#: died. A round checks them once more before it trains (star/loop/recheck.py); what is left counts
+#: as a check error, not a wrong answer.
+CHECK_ERRORS: tuple[Status, ...] = ("timeout", "crashed")
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ def _user_error_types() -> tuple[type[BaseException], ...]:
     return (StarError, StoreError)
 
 
-class _StarGroup(click.Group):
+class StarGroup(click.Group):
     def invoke(self, ctx: click.Context):  # type: ignore[override]
         try:
             return super().invoke(ctx)
@@ -32,22 +32,22 @@ class _StarGroup(click.Group):
             sys.exit(2)
 
 
-@click.group(cls=_StarGroup)
+@click.group(cls=StarGroup)
 @click.version_option(package_name="star")
 def cli() -> None:
     """STaR (Self-Taught Reasoner) rounds on Ray, with every rationale kept in SQL."""
 
 
-def _register() -> None:
-    from star.cli import run as run_cmds
-    from star.cli import store as store_cmds
+def register_commands() -> None:
     from star.cli import check as check_cmds
-    from star.cli import schedule as schedule_cmds
-    from star.cli import tasks as task_cmds
+    from star.cli import evaluate as eval_cmds
     from star.cli import jobs as job_cmds
     from star.cli import models as model_cmds
     from star.cli import report as report_cmds
-    from star.cli import evaluate as eval_cmds
+    from star.cli import run as run_cmds
+    from star.cli import schedule as schedule_cmds
+    from star.cli import store as store_cmds
+    from star.cli import tasks as task_cmds
     from star.cli import verifier as verifier_cmds
 
     for module in (run_cmds, store_cmds, check_cmds, task_cmds, job_cmds, schedule_cmds, model_cmds,
@@ -58,5 +58,5 @@ def _register() -> None:
 
 def main() -> None:
     """Console-script entry point."""
-    _register()
+    register_commands()
     cli()

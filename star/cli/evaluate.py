@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from star.cli.common import json_option, print_json
+
 
 @click.command("eval")
 @click.argument("run")
@@ -23,8 +25,10 @@ import click
               help="Override a config field, e.g. --set evaluation.samples=16.")
 @click.option("--db", "database", metavar="URL", help="Store URL (default: $STAR_DATABASE_URL or sqlite:///star.db).")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
+@json_option
 def eval_command(run: str, round_index: int | None, model: str | None, split: str, name: str | None,
-                 config_path: Path | None, sets: tuple[str, ...], database: str | None, quiet: bool) -> None:
+                 config_path: Path | None, sets: tuple[str, ...], database: str | None, quiet: bool,
+                 as_json: bool) -> None:
     """Evaluate RUN's checkpoint (or --model PATH) again: greedy accuracy, maj@k, pass@k and, with
     evaluation.verifier, best-of-N and weighted best-of-N; stored on the round as SPLIT@NAME, so the
     round's own numbers stay as they were."""
@@ -34,9 +38,9 @@ def eval_command(run: str, round_index: int | None, model: str | None, split: st
     from db.urls import default_database_url
     from star.cli.options import parse_sets
     from star.config import load_config
-    from star.evaluation.again import reevaluate, resolve_target
     from star.progress import Progress
-    from star.runner import load_run_config
+    from star.run.driver import load_run_config
+    from star.run.reeval import reevaluate, resolve_target
 
     url = database or default_database_url()
     overrides = parse_sets(sets)
@@ -49,10 +53,14 @@ def eval_command(run: str, round_index: int | None, model: str | None, split: st
         sessions = session_factory(engine)
         with sessions() as session:
             target = resolve_target(session, run, round_index=round_index, model=model, split=split, name=name)
-        progress = Progress(Console(stderr=True), enabled=not quiet)
+        progress = Progress(Console(stderr=True), enabled=not (quiet or as_json))
         outcome = reevaluate(config, run, sessions, target, split=split, progress=progress)
     finally:
         engine.dispose()
+    if as_json:
+        print_json({"run": run, "round": outcome.target.round_index, "model": outcome.target.model,
+                    "split": outcome.target.split_name, "problems": outcome.problems, "metrics": outcome.metrics})
+        return
     _print_outcome(outcome, run)
 
 

@@ -55,7 +55,7 @@ def submit_command(config_path: Path | None, address: str | None, run_name: str 
             overrides[field] = value
     config = load_config(config_path, overrides)  # a bad value exits 2 before anything is sent
     if config.run_name is None:
-        from star.runner import default_run_name
+        from star.run.driver import default_run_name
 
         config = load_config(config_path, {**overrides, "run_name": default_run_name()})
     if "ray_address" in overrides:

@@ -45,7 +45,8 @@ def build_tiny(seed: int, out: Path | None, ship: bool) -> None:
     """Seed-train the embedded tiny model of SEED from scratch (never from the packaged copy)."""
     import shutil
 
-    from star.tiny_model import build_tiny_model, ship as ship_build, tiny_model_path, tiny_recipe
+    from star.models.tiny import build_tiny_model, tiny_model_path, tiny_recipe
+    from star.models.tiny import ship as ship_build
 
     recipe = tiny_recipe(seed)
     if out is not None and out.exists():  # never delete a folder the user named

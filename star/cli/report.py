@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from star.cli.store import _db_option, _session
+from star.cli.common import db_option, json_option, open_session, print_json
 from star.errors import StarError
 
 
@@ -17,18 +17,22 @@ from star.errors import StarError
               help="Folder for index.html and its PNGs (default: ./RUN-report).")
 @click.option("--samples", "per_category", type=click.IntRange(0, 50), default=3, show_default=True,
               help="Rationales shown per round for each of right, wrong and rationalized.")
-@_db_option
-def report_cmd(run: str, out_dir: Path | None, per_category: int, db_url: str | None) -> None:
+@db_option
+@json_option
+def report_cmd(run: str, out_dir: Path | None, per_category: int, db_url: str | None, as_json: bool) -> None:
     """Write RUN's report: learning curves of every stored metric, accepted rationales,
     timings, check errors, sample rationales, config and lineage. Works offline."""
-    from star.html_report import write_report
     from star.progress import Progress
+    from star.report.html import write_report
 
     out_dir = out_dir or Path(f"{re.sub(r'[^A-Za-z0-9_.-]+', '_', run)}-report")
     if out_dir.exists() and not out_dir.is_dir():
         raise StarError(f"--out {out_dir} is a file; give a folder (it is created if missing)")
-    with _session(db_url) as session, Progress().spinner(f"writing the report of {run}"):
+    with open_session(db_url) as session, Progress(enabled=not as_json).spinner(f"writing the report of {run}"):
         page = write_report(session, run, out_dir, per_category=per_category)
+    if as_json:
+        print_json({"run": run, "page": str(page.resolve()), "folder": str(page.parent.resolve())})
+        return
     click.echo(f"report: {page}")
 
 

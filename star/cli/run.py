@@ -42,14 +42,14 @@ def run_command(config_path: Path | None, rounds: int | None, run_name: str | No
         if value is not None:
             overrides[field] = value
     if resume and config_path is None:
-        from star.runner import load_run_config
+        from star.run.driver import load_run_config
 
         config = load_run_config(resume, overrides.pop("database", None), overrides)
     else:
         config = load_config(config_path, overrides)  # fails here, before any work, on a bad value
 
-    from star.lifecycle import SIGTERM_EXIT, exit_as_stopped
-    from star.runner import run_star
+    from star.run.driver import run_star
+    from star.run.lifecycle import SIGTERM_EXIT, exit_as_stopped
 
     try:
         run_star(config, skip_invalid=skip_invalid, show_progress=not quiet, force=force)

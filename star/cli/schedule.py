@@ -14,7 +14,7 @@ from typing import Any
 
 import click
 
-from star.cli.store import _db_option, _json_option, _print_json, _print_table
+from star.cli.common import db_option, json_option, print_json, print_table
 
 NAME_PATTERN = r"^[A-Za-z0-9_.-]{1,100}$"
 
@@ -37,7 +37,7 @@ def _logging() -> None:
     logger.setLevel(logging.INFO)
 
 
-def _parse_now(value: str | None) -> datetime | None:
+def parse_now(value: str | None) -> datetime | None:
     from star.errors import ConfigError
     from star.schedule.cron import as_utc
 
@@ -70,10 +70,11 @@ def schedule_group() -> None:
               help="How late a missed slot may still fire when the scheduler comes back.")
 @click.option("--notify", metavar="URL", help="POST a JSON summary of each finished firing here.")
 @click.option("--set", "sets", multiple=True, metavar="FIELD=VALUE", help="Override a config field (YAML value).")
-@_db_option
+@db_option
+@json_option
 def add_cmd(name: str, config_path: Path, cron_expr: str, tz: str, rounds_per_firing: int, address: str | None,
             max_retries: int, retry_backoff: int, grace_hours: float, notify: str | None, sets: tuple[str, ...],
-            db_url: str | None) -> None:
+            db_url: str | None, as_json: bool) -> None:
     """Validate CONFIG and the cron expression now, and store the schedule NAME."""
     import re
 
@@ -101,6 +102,10 @@ def add_cmd(name: str, config_path: Path, cron_expr: str, tz: str, rounds_per_fi
                                  rounds_per_firing=rounds_per_firing, address=address, max_retries=max_retries,
                                  retry_backoff_s=retry_backoff, grace_s=int(grace_hours * 3600), notify=notify)
     upcoming = cron.next_slot(cron.trigger(cron_expr, tz), _now())
+    if as_json:
+        print_json({"schedule": name, "run": run_name, "rounds_per_firing": rounds_per_firing,
+                    "next_fire": cron.local_iso(upcoming, tz)})
+        return
     click.echo(f"schedule {name}: run {run_name}, {rounds_per_firing} round(s) per firing, "
                f"next {cron.local_iso(upcoming, tz)}")
 
@@ -113,8 +118,8 @@ def _require_fixed_held_out(config: Any) -> None:
     rows would move into the held-out set. A separate eval file or split does
     not depend on the training pool.
     """
+    from star.config.tasks import DatasetTaskConfig
     from star.errors import ConfigError
-    from star.tasks.config import DatasetTaskConfig
 
     task = config.task
     if isinstance(task, DatasetTaskConfig) and task.held_out_fraction is not None:
@@ -145,8 +150,8 @@ def _now() -> datetime:
 
 
 @schedule_group.command("list")
-@_json_option
-@_db_option
+@json_option
+@db_option
 def list_cmd(as_json: bool, db_url: str | None) -> None:
     """Schedules with their next fire time (in their time zone) and last firing."""
     import db.schedules as sched_store
@@ -165,56 +170,65 @@ def list_cmd(as_json: bool, db_url: str | None) -> None:
                           "last_slot": cron.local_iso(last.slot if last else None, s.timezone),
                           "last_status": last.status if last else None})
     if as_json:
-        _print_json(items)
+        print_json(items)
         return
     rows = [[i["name"], i["run"], f"{i['cron']} ({i['timezone']})", "paused" if i["paused"] else i["next_fire"],
              i["last_slot"], i["last_status"]] for i in items]
-    _print_table(["schedule", "run", "cron", "next", "last slot", "last status"], rows, empty="no schedules yet")
+    print_table(["schedule", "run", "cron", "next", "last slot", "last status"], rows, empty="no schedules yet")
 
 
-def _set_paused(name: str, db_url: str | None, paused: bool) -> None:
+def _set_paused(name: str, db_url: str | None, paused: bool, as_json: bool) -> None:
     import db.schedules as sched_store
 
     _, sessions = _sessions(db_url)
     with sessions.begin() as session:
         sched_store.set_paused(session, name, paused)
+    if as_json:
+        print_json({"schedule": name, "paused": paused})
+        return
     click.echo(f"schedule {name}: {'paused' if paused else 'active'}")
 
 
 @schedule_group.command("pause")
 @click.argument("name")
-@_db_option
-def pause_cmd(name: str, db_url: str | None) -> None:
+@db_option
+@json_option
+def pause_cmd(name: str, db_url: str | None, as_json: bool) -> None:
     """Stop firing NAME (its slots are recorded as skipped) until resumed."""
-    _set_paused(name, db_url, True)
+    _set_paused(name, db_url, True, as_json)
 
 
 @schedule_group.command("resume")
 @click.argument("name")
-@_db_option
-def resume_cmd(name: str, db_url: str | None) -> None:
+@db_option
+@json_option
+def resume_cmd(name: str, db_url: str | None, as_json: bool) -> None:
     """Fire NAME again from its next slot."""
-    _set_paused(name, db_url, False)
+    _set_paused(name, db_url, False, as_json)
 
 
 @schedule_group.command("remove")
 @click.argument("name")
-@_db_option
-def remove_cmd(name: str, db_url: str | None) -> None:
+@db_option
+@json_option
+def remove_cmd(name: str, db_url: str | None, as_json: bool) -> None:
     """Delete NAME and its firing history; its run and rounds stay in the store."""
     import db.schedules as sched_store
 
     _, sessions = _sessions(db_url)
     with sessions.begin() as session:
         sched_store.remove_schedule(session, name)
+    if as_json:
+        print_json({"schedule": name, "removed": True})
+        return
     click.echo(f"schedule {name}: removed")
 
 
 @schedule_group.command("history")
 @click.argument("name", required=False)
 @click.option("--limit", type=click.IntRange(1), default=None, help="Newest N firings only.")
-@_json_option
-@_db_option
+@json_option
+@db_option
 def history_cmd(name: str | None, limit: int | None, as_json: bool, db_url: str | None) -> None:
     """One row per firing (fired, skipped, missed), newest slot first."""
     import db.schedules as sched_store
@@ -223,11 +237,11 @@ def history_cmd(name: str | None, limit: int | None, as_json: bool, db_url: str 
     with sessions() as session:
         items = sched_store.firing_history(session, name, limit)
     if as_json:
-        _print_json(items)
+        print_json(items)
         return
     rows = [[i["schedule"], i["slot"][:16] + "Z", i["status"], i["attempts"], ",".join(map(str, i["rounds"])) or None,
              i["job_id"], i["error"]] for i in items]
-    _print_table(["schedule", "slot (UTC)", "status", "tries", "rounds", "job", "error"], rows,
+    print_table(["schedule", "slot (UTC)", "status", "tries", "rounds", "job", "error"], rows,
                  empty="no firings yet", clip_last=True)
 
 
@@ -240,7 +254,7 @@ def _scheduler(db_url: str | None, now: str | None, lease_seconds: float):
 
     _logging()
     url, sessions = _sessions(db_url, create=True)  # a daemon may start before the first schedule
-    start = _parse_now(now)
+    start = parse_now(now)
     stop = threading.Event()
     install_stop_signals(stop)
     clock = frozen_clock(start) if start is not None else utcnow
@@ -254,22 +268,28 @@ _lease_option = click.option("--lease-seconds", type=click.FloatRange(0.1), defa
 @schedule_group.command("run-now")
 @click.argument("name")
 @_lease_option
-@_db_option
-def run_now_cmd(name: str, lease_seconds: float, db_url: str | None) -> None:
+@db_option
+@json_option
+def run_now_cmd(name: str, lease_seconds: float, db_url: str | None, as_json: bool) -> None:
     """Fire NAME now, outside its cron slots, and wait for the firing to end."""
     scheduler = _scheduler(db_url, None, lease_seconds)
     status = scheduler.execute(scheduler.run_now(name))
+    if as_json:
+        print_json({"fired": [{"schedule": name, "status": status}]})
     sys.exit(0 if status == "succeeded" else 1)
 
 
 @schedule_group.command("tick")
 @click.option("--now", help="Decide as if it were this ISO 8601 instant (tests, replaying a missed slot).")
 @_lease_option
-@_db_option
-def tick_cmd(now: str | None, lease_seconds: float, db_url: str | None) -> None:
+@db_option
+@json_option
+def tick_cmd(now: str | None, lease_seconds: float, db_url: str | None, as_json: bool) -> None:
     """One pass: fire every due schedule and return when those firings end (exit 1 if one failed)."""
     scheduler = _scheduler(db_url, now, lease_seconds)
     scheduler.tick(wait=True)
+    if as_json:
+        print_json({"fired": [{"schedule": name, "status": status} for name, status in scheduler.finished]})
     sys.exit(1 if any(status == "failed" for _, status in scheduler.finished) else 0)
 
 
@@ -277,7 +297,7 @@ def tick_cmd(now: str | None, lease_seconds: float, db_url: str | None) -> None:
 @click.option("--poll-seconds", type=click.FloatRange(0.1), default=30.0, show_default=True,
               help="Longest sleep between passes (it also wakes at each schedule's next slot).")
 @_lease_option
-@_db_option
+@db_option
 def scheduler_cmd(poll_seconds: float, lease_seconds: float, db_url: str | None) -> None:
     """Run the scheduler daemon until SIGTERM (see deploy/ for systemd and Kubernetes)."""
     from star.schedule.daemon import serve

@@ -8,88 +8,15 @@ docs/schema.md), so scripts can call them directly.
 
 from __future__ import annotations
 
-import json
-import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 import click
 
+from star.cli.common import db_option, json_option, open_session, percent, print_json, print_table
+
 if TYPE_CHECKING:  # db/ pulls in SQLAlchemy; commands import it when they run
-    from sqlalchemy.orm import Session, sessionmaker
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def _db_option(func: F) -> F:
-    return click.option(
-        "--db",
-        "db_url",
-        metavar="URL",
-        default=None,
-        help="Database URL (default: $STAR_DATABASE_URL, else sqlite:///star.db in the cwd).",
-    )(func)
-
-
-def _json_option(func: F) -> F:
-    return click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")(func)
-
-
-@contextmanager
-def _session(db_url: str | None) -> Iterator[Session]:
-    """A read session on an existing, up-to-date store (no file is created)."""
-    with _sessions(db_url) as sessions, sessions() as session:
-        yield session
-
-
-@contextmanager
-def _sessions(db_url: str | None) -> Iterator[sessionmaker[Session]]:
-    """Sessions on an existing, up-to-date store, for commands that write between long steps."""
-    from db.engine import open_store, session_factory
-    from db.urls import default_database_url
-
-    engine = open_store(db_url or default_database_url(), pool_size=1, max_overflow=0, create=False)
-    try:
-        yield session_factory(engine)
-    finally:
-        engine.dispose()
-
-
-def _print_json(obj: Any) -> None:
-    click.echo(json.dumps(obj, indent=2, ensure_ascii=False, default=str))
-
-
-def _print_table(
-    columns: list[str], rows: list[list[Any]], *, empty: str, clip_last: bool = False
-) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
-    if not rows:
-        click.echo(empty)
-        return
-    table = Table(*columns, show_lines=False, highlight=False)
-    if clip_last:  # one line per row: long text is cut, not wrapped
-        table.columns[-1].no_wrap = True
-        table.columns[-1].overflow = "ellipsis"
-    for row in rows:
-        # Model output may contain [brackets]; plain strings are not parsed as rich markup.
-        table.add_row(*(_cell(v) for v in row))
-    # A pipe or a file gets the whole table (no cut cells); a terminal its own width.
-    Console(soft_wrap=False, width=None if sys.stdout.isatty() else 200).print(table)
-
-
-def _cell(value: Any) -> Any:
-    from rich.text import Text
-
-    if value is None:
-        return Text("-")
-    if isinstance(value, bool):
-        return Text("yes" if value else "no")
-    return Text(str(value))
-
+    pass
 
 # --- star db ------------------------------------------------------------------
 
@@ -100,7 +27,7 @@ def db_group() -> None:
 
 
 @db_group.command("upgrade")
-@_db_option
+@db_option
 @click.option("--revision", default="head", show_default=True, help="Target revision.")
 def db_upgrade(db_url: str | None, revision: str) -> None:
     """Migrate the database to the newest schema (or to --revision)."""
@@ -121,7 +48,7 @@ def db_upgrade(db_url: str | None, revision: str) -> None:
 
 
 @db_group.command("current")
-@_db_option
+@db_option
 def db_current(db_url: str | None) -> None:
     """Print the database's schema revision and the newest one star knows."""
     from db import migrate
@@ -148,49 +75,50 @@ def _revision(engine: Any) -> str | None:
 
 
 @click.command("runs")
-@_db_option
-@_json_option
+@db_option
+@json_option
 def runs_cmd(db_url: str | None, as_json: bool) -> None:
     """List every run in the store."""
     from db.queries import list_runs
 
-    with _session(db_url) as session:
+    with open_session(db_url) as session:
         runs = list_runs(session)
     if as_json:
-        _print_json(runs)
+        print_json(runs)
         return
     rows = [[r["name"], r["status"], r["base_model"], r["rounds"], r["last_round"], r["updated_at"][:19],
              r["driver"], r["error"] and _excerpt(r["error"], 50)] for r in runs]
     # The error is cut to 50 characters; `star runs --json` has all of it.
     columns = ["run", "status", "base model", "rounds", "last", "updated", "driver", "error"]
-    _print_table(columns, rows, empty="no runs yet")
+    print_table(columns, rows, empty="no runs yet")
 
 
 @click.command("rounds")
 @click.argument("run")
-@_db_option
-@_json_option
+@db_option
+@json_option
 def rounds_cmd(run: str, db_url: str | None, as_json: bool) -> None:
     """Per-round summary of RUN: attempts, accepted rationales, training, eval accuracy."""
-    from db.store import get_run, round_summaries
+    from db.store import get_run
+    from db.summaries import round_summaries
 
-    with _session(db_url) as session:
+    with open_session(db_url) as session:
         summaries = round_summaries(session, get_run(session, run))
     if as_json:
-        _print_json(summaries)
+        print_json(summaries)
         return
-    from star.report import strategy_columns
+    from star.report.table import strategy_columns
 
     strategies = strategy_columns(summaries)
     rows = [
         [s["round"], s["status"], s["attempted"], s["accepted_direct"], s["accepted_rationalized"],
-         s["check_errors"], s["train_examples"], s["train_steps"], _percent(s["eval_accuracy"]),
-         *[_percent(s.get(key)) for _, key in strategies], sum(s["stored"].values()), _dataset(s)]
+         s["check_errors"], s["train_examples"], s["train_steps"], percent(s["eval_accuracy"]),
+         *[percent(s.get(key)) for _, key in strategies], sum(s["stored"].values()), _dataset(s)]
         for s in summaries
     ]
     columns = ["round", "status", "attempted", "direct", "rationalized", "check err", "train ex", "steps",
                "eval acc", *[header for header, _ in strategies], "stored", "dataset"]
-    _print_table(columns, rows, empty=f"run {run!r} has no rounds yet")
+    print_table(columns, rows, empty=f"run {run!r} has no rounds yet")
 
 
 def _dataset(summary: dict[str, Any]) -> str | None:
@@ -198,13 +126,6 @@ def _dataset(summary: dict[str, Any]) -> str | None:
     if summary.get("dataset_hash") is None:
         return None
     return f"{summary['dataset_rows']} rows {summary['dataset_hash'][:10]}"
-
-
-def _percent(value: float | None) -> str | None:
-    return None if value is None else f"{100 * value:.1f}%"
-
-
-# --- star rationales / show ------------------------------------------------------
 
 
 @click.command("rationales")
@@ -219,8 +140,8 @@ def _percent(value: float | None) -> str | None:
 @click.option("--correct/--incorrect", default=None, help="Only correct (or incorrect) attempts.")
 @click.option("--contains", default=None, metavar="TEXT", help="Completion contains TEXT (any case).")
 @click.option("--limit", type=int, default=20, show_default=True, help="At most N attempts.")
-@_db_option
-@_json_option
+@db_option
+@json_option
 def rationales_cmd(
     run: str, round_index: int | None, problem: str | None, kind: str | None,
     correct: bool | None, contains: str | None, limit: int, db_url: str | None, as_json: bool,
@@ -230,15 +151,15 @@ def rationales_cmd(
 
     flt = RationaleFilter(run=run, round_index=round_index, problem=problem, kind=kind,
                           correct=correct, contains=contains, limit=limit)
-    with _session(db_url) as session:
+    with open_session(db_url) as session:
         attempts = list_rationales(session, flt)
         if as_json:
-            _print_json([attempt_dict(a) for a in attempts])
+            print_json([attempt_dict(a) for a in attempts])
             return
         rows = [[a.id, a.round.index, a.problem.external_id, a.kind, a.sample_index, a.correct,
                  a.accepted, a.extracted, _excerpt(a.completion)] for a in attempts]
     columns = ["id", "round", "problem", "kind", "#", "correct", "accepted", "answer", "completion"]
-    _print_table(columns, rows, empty="no attempts match", clip_last=True)
+    print_table(columns, rows, empty="no attempts match", clip_last=True)
 
 
 def _excerpt(text: str, width: int = 60) -> str:
@@ -248,16 +169,16 @@ def _excerpt(text: str, width: int = 60) -> str:
 
 @click.command("show")
 @click.argument("attempt_id", type=int)
-@_db_option
-@_json_option
+@db_option
+@json_option
 def show_cmd(attempt_id: int, db_url: str | None, as_json: bool) -> None:
     """Everything about one attempt: problem, prompts, completion, verdict."""
     from db.queries import attempt_dict, get_attempt
 
-    with _session(db_url) as session:
+    with open_session(db_url) as session:
         info = attempt_dict(get_attempt(session, attempt_id))
     if as_json:
-        _print_json(info)
+        print_json(info)
         return
     _print_attempt(info)
 
@@ -287,16 +208,21 @@ def _print_attempt(info: dict[str, Any]) -> None:
 @click.option("--format", "fmt", required=True, metavar="jsonl|parquet|hf", help="Output format.")
 @click.option("--out", required=True, type=click.Path(path_type=Path), help="Output path (must not exist).")
 @click.option("--pairs", is_flag=True, help="DPO rows (prompt, chosen, rejected) instead of SFT rows.")
-@_db_option
+@db_option
+@json_option
 def export_cmd(
-    run: str, round_index: int | None, fmt: str, out: Path, pairs: bool, db_url: str | None
+    run: str, round_index: int | None, fmt: str, out: Path, pairs: bool, db_url: str | None, as_json: bool
 ) -> None:
     """Write RUN's accepted rationales as prompt/completion rows for TRL's SFTTrainer."""
     from db.export import check_destination, export
 
     check_destination(fmt, out)  # before opening the database: fail fast on a typo
-    with _session(db_url) as session:
+    with open_session(db_url) as session:
         count = export(session, run, round_index=round_index, fmt=fmt, out=out, pairs=pairs)
+    if as_json:
+        print_json({"run": run, "round": round_index, "format": fmt, "out": str(out.resolve()),
+                    "kind": "pairs" if pairs else "rows", "count": count})
+        return
     click.echo(f"wrote {count} {'pairs' if pairs else 'rows'} to {out}")
 
 

@@ -6,8 +6,8 @@ import json
 
 import click
 
+from star.config.tasks import load_task_config
 from star.tasks import Problem, Task, build_task
-from star.tasks.config import load_task_config
 
 _RULE = "=" * 72
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from star.cli.store import _db_option, _json_option, _percent, _print_json, _print_table, _session, _sessions
+from star.cli.common import db_option, json_option, open_session, open_sessions, percent, print_json, print_table
 
 
 @click.group("verifier")
@@ -35,8 +35,8 @@ def verifier_group() -> None:
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--max-length", type=click.IntRange(min=8), default=1024, show_default=True,
               help="Tokens of prompt + rationale kept (longer ones are cut at the end).")
-@_db_option
-@_json_option
+@db_option
+@json_option
 def train_cmd(run: str, round_index: int | None, out: Path | None, init: str | None, steps: int,
               batch_size: int, learning_rate: float, beta: float, pairs_per_problem: int, holdout: float,
               seed: int, max_length: int, db_url: str | None, as_json: bool) -> None:
@@ -49,15 +49,15 @@ def train_cmd(run: str, round_index: int | None, out: Path | None, init: str | N
                       max_length=max_length)
     opts = VerifierOptions(round_index=round_index, out=out.resolve() if out else None, init=init,
                            pairs_per_problem=pairs_per_problem, holdout=holdout, dpo=dpo)
-    with _session(db_url) as session:
+    with open_session(db_url) as session:
         plan = plan_training(session, run, opts)
     progress = Progress(enabled=not as_json)
     progress.log(f"verifier for {run}: {len(plan.train)} training pairs, {len(plan.held_out)} held out, "
                  f"from {plan.problems} problems of rounds 1-{plan.round_index}")
-    with _sessions(db_url) as sessions:
+    with open_sessions(db_url) as sessions:
         record = train_and_record(sessions, plan, opts, progress)
     if as_json:
-        _print_json(record)
+        print_json(record)
         return
     accuracy = record["metrics"]["held_out_accuracy"]
     shown = "no held-out pairs" if accuracy is None else f"held-out pair accuracy {accuracy:.1%}"
@@ -67,21 +67,21 @@ def train_cmd(run: str, round_index: int | None, out: Path | None, init: str | N
 
 @verifier_group.command("list")
 @click.argument("run")
-@_db_option
-@_json_option
+@db_option
+@json_option
 def list_cmd(run: str, db_url: str | None, as_json: bool) -> None:
     """RUN's verifiers, oldest first, with their lineage."""
     from db.store import get_run, list_verifiers
     from star.verifier.service import verifier_dict
 
-    with _session(db_url) as session:
+    with open_session(db_url) as session:
         records = [verifier_dict(row, index) for row, index in list_verifiers(session, get_run(session, run))]
     if as_json:
-        _print_json(records)
+        print_json(records)
         return
-    rows = [[r["id"], r["round"], r["pairs"], r["steps"], _percent(r["metrics"].get("held_out_accuracy")),
+    rows = [[r["id"], r["round"], r["pairs"], r["steps"], percent(r["metrics"].get("held_out_accuracy")),
              r["init"], r["path"]] for r in records]
-    _print_table(["id", "rounds 1..", "pairs", "steps", "held-out acc", "from", "path"], rows,
+    print_table(["id", "rounds 1..", "pairs", "steps", "held-out acc", "from", "path"], rows,
                  empty=f"run {run!r} has no verifiers; `star verifier train {run}` trains one")
 
 

@@ -1,7 +1,7 @@
 """Held-out evaluation: the requests (greedy + n samples per problem) and the metrics.
 
-Used by every round (star/orchestrator.py, answers stored as attempts of kinds
-`eval` and `eval_sample`) and by `star eval` (star/evaluation/again.py, answers
+Used by every round (star/loop/rounds.py, answers stored as attempts of kinds
+`eval` and `eval_sample`) and by `star eval` (star/run/reeval.py, answers
 kept in memory). Metrics are computed from plain `HeldOutAnswer`s either way.
 """
 
@@ -11,11 +11,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from star.config import StarConfig
+from star.engines.requests import GenRequest, chat_turns, request_seed
 from star.evaluation.classes import Pair, answer_classes, pairs_to_check
+from star.evaluation.metric_names import ACCURACY
 from star.evaluation.strategies import Sample, Scorer, mean_by_group, sample_metrics
-from star.generation import GenRequest, chat_turns, request_seed
-from star.selection import model_prompt
-from star.tasks.base import Problem, Task
+from star.tasks.base import Problem, Task, model_prompt
 
 GREEDY, SAMPLED = "eval", "eval_sample"  # attempt kinds
 
@@ -52,8 +52,8 @@ def heldout_requests(task: Task, problems: dict[int, Problem], config: StarConfi
 
 def accuracy_metrics(task: Task, problems: dict[int, Problem], results: list[tuple[int, bool]]) -> dict[str, float]:
     """Greedy `accuracy` overall and `accuracy/<group>` per eval group (e.g. digits=3)."""
-    metrics = mean_by_group("accuracy", ((task.eval_group(problems[pid]), float(ok)) for pid, ok in results))
-    metrics.setdefault("accuracy", 0.0)
+    metrics = mean_by_group(ACCURACY, ((task.eval_group(problems[pid]), float(ok)) for pid, ok in results))
+    metrics.setdefault(ACCURACY, 0.0)
     return metrics
 
 

@@ -22,6 +22,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from star.evaluation.metric_names import BEST_OF_N, MAJORITY, PASS, WEIGHTED_BEST_OF_N, at_k, metric_name
+
 
 class Scorer(Protocol):
     """A verifier: higher = more likely correct; scores must be >= 0 (e.g. a probability)."""
@@ -163,12 +165,12 @@ def mean_by_group(name: str, values: Iterable[tuple[str, float]]) -> dict[str, f
     """`name` (mean over all problems) and `name/<group>` (mean per group), from (group, value)."""
     totals: dict[str, list[float]] = {}
     for group, value in values:
-        for key in (name, f"{name}/{group}"):
+        for key in (name, metric_name(name, group)):
             bucket = totals.setdefault(key, [0.0, 0])
             bucket[0] += value
             bucket[1] += 1
     metrics = {key: total / count for key, (total, count) in sorted(totals.items())}
-    metrics.pop(f"{name}/all", None)  # tasks without groups call every problem "all"
+    metrics.pop(metric_name(name, "all"), None)  # tasks without groups call every problem "all"
     return metrics
 
 
@@ -194,12 +196,12 @@ def sample_metrics(samples: dict[int, list[Sample]], groups: dict[int, str], k: 
     """maj@k and pass@k (and, given verifier scores, best_of_n@N and weighted_best_of_n@N),
     overall and per group, from each problem's samples in sample-index order."""
     metrics: dict[str, float] = {}
-    metrics |= mean_by_group(f"maj@{k}", ((groups[pid], maj_at_k(s, k)) for pid, s in samples.items()))
-    metrics |= mean_by_group(f"pass@{k}", ((groups[pid], pass_at_k_of(s, k)) for pid, s in samples.items()))
+    metrics |= mean_by_group(at_k(MAJORITY, k), ((groups[pid], maj_at_k(s, k)) for pid, s in samples.items()))
+    metrics |= mean_by_group(at_k(PASS, k), ((groups[pid], pass_at_k_of(s, k)) for pid, s in samples.items()))
     if scores is not None and samples:
         n = max(len(s) for s in samples.values())
-        metrics |= mean_by_group(f"best_of_n@{n}", (
+        metrics |= mean_by_group(at_k(BEST_OF_N, n), (
             (groups[pid], best_of_n(s, scores[pid])) for pid, s in samples.items()))
-        metrics |= mean_by_group(f"weighted_best_of_n@{n}", (
+        metrics |= mean_by_group(at_k(WEIGHTED_BEST_OF_N, n), (
             (groups[pid], weighted_best_of_n(s, scores[pid])) for pid, s in samples.items()))
     return metrics

@@ -12,12 +12,12 @@ from typing import Any, TypeVar
 
 from star.errors import first_line
 from star.jobs.auth import (
+    Token,
     auth_headers,
     find_token,
     job_server_address,
     missing_token_message,
     rejected_token_message,
-    Token,
 )
 from star.jobs.errors import ClusterAuthError, ClusterUnreachableError, JobError
 

@@ -24,8 +24,8 @@ from typing import Any
 import yaml
 
 from star.config import TINY_MODEL, StarConfig
+from star.config.storage import is_uri
 from star.jobs.errors import JobError
-from star.storage_uri import is_uri
 
 CONFIG_NAME = "star_job.yaml"
 MODEL_LIMIT_BYTES = 50 * 1024**2  # a model folder bigger than this goes on shared storage or the hub

@@ -32,7 +32,7 @@ RECIPE = 1
 
 
 def cache_root(cache_dir: Path | None = None) -> Path:
-    from star.tiny_model import default_cache_dir
+    from star.models.tiny import default_cache_dir
 
     return cache_dir or default_cache_dir()
 

@@ -290,8 +290,8 @@ class Scheduler:
         post_summary(url, summary)
 
     def _log_path(self, claim: Claim) -> Path:
-        # A log file is local: for a storage URI it goes to the run's local folder (star/run_storage.py).
-        from star.run_storage import local_output_dir
+        # A log file is local: for a storage URI it goes to the run's local folder (star/storage/runs.py).
+        from star.storage.runs import local_output_dir
 
         storage = local_output_dir(str(claim.config.get("storage") or "star_runs"), self.store_url)
         stamp = claim.slot.strftime("%Y%m%dT%H%M%SZ")

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from star.tasks.base import Problem, Task, content_hash
-from star.tasks.config import (
+from star.config.tasks import (
     ArithmeticTaskConfig,
     GSM8KTaskConfig,
     MathTaskConfig,
@@ -11,6 +10,7 @@ from star.tasks.config import (
     TaskConfig,
     UserDatasetTaskConfig,
 )
+from star.tasks.base import Problem, Task, content_hash
 
 __all__ = ["Problem", "Task", "TaskConfig", "build_task", "content_hash"]
 

@@ -27,9 +27,9 @@ from __future__ import annotations
 import random
 import re
 
+from star.config.tasks import ArithmeticTaskConfig
 from star.errors import ConfigError
 from star.tasks.base import Problem, Task
-from star.tasks.config import ArithmeticTaskConfig
 
 DATASET = "arithmetic"
 HINT_PREFIX = " (hint: "

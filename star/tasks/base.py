@@ -7,6 +7,7 @@ stored training prompt never contains it.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 from abc import ABC, abstractmethod
@@ -15,6 +16,10 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # the checker package imports sympy; tasks stay light
     from star.checker.forms import AnswerType
+
+
+#: where tasks keep their training pool and held-out split (`train_problems`, `eval_problems`)
+_POOL_ATTRIBUTES = ("_train", "_eval")
 
 
 @dataclass(frozen=True)
@@ -76,6 +81,20 @@ class Task(ABC):
         """
         return [{"role": "user", "content": prompt}]
 
+    def for_checking(self) -> Task:
+        """This task without its problem pools: what the checker actor uses (`answer_type`,
+        `check_steps`), small enough to travel inline with the actor's constructor call.
+
+        Ray keeps a constructor argument over 100 KB in the object store, and a restartable actor
+        whose argument is lost there cannot restart (ray-project/ray#53727); the default task's
+        pools alone are over that.
+        """
+        light = copy.copy(self)
+        for name in _POOL_ATTRIBUTES:
+            if hasattr(light, name):
+                setattr(light, name, [])
+        return light
+
     def eval_group(self, problem: Problem) -> str:
         """Label for per-group held-out accuracy (digit count, MATH level, ...)."""
         return "all"
@@ -90,3 +109,11 @@ class Task(ABC):
         from star.checker import check_steps
 
         return check_steps(completion).ok
+
+
+def model_prompt(task: Task | None, prompt: str) -> str | list[dict[str, str]]:
+    """A stored prompt as the model was sent it: the task's chat messages when it uses the
+    model's chat template (rendered by star.training.prompts.render_prompt), else the text itself."""
+    if task is not None and task.use_chat_template:
+        return task.to_messages(prompt)
+    return prompt

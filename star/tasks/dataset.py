@@ -19,10 +19,10 @@ from abc import abstractmethod
 from collections.abc import Callable
 from typing import ClassVar
 
+from star.config.tasks import DatasetTaskConfig
 from star.errors import DataError
 from star.tasks import splits
 from star.tasks.base import Problem, Task
-from star.tasks.config import DatasetTaskConfig
 from star.tasks.loading import Row, read_file_rows, read_hub_rows
 from star.tasks.parsing import Example, InvalidRow
 from star.tasks.templates import Template, builtin_path, load_template

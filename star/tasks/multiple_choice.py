@@ -21,8 +21,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from star.config.tasks import MultipleChoiceTaskConfig
 from star.tasks.base import Problem, content_hash
-from star.tasks.config import MultipleChoiceTaskConfig
 from star.tasks.dataset import HINT_SLOT, DatasetTask
 from star.tasks.loading import Row
 from star.tasks.parsing import Example, InvalidRow, optional_text, require_parsable_gold, text_field

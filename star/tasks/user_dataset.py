@@ -13,8 +13,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from star.config.tasks import UserDatasetTaskConfig
 from star.tasks.base import Problem, content_hash
-from star.tasks.config import UserDatasetTaskConfig
 from star.tasks.dataset import DatasetTask
 from star.tasks.loading import Row
 from star.tasks.parsing import (
@@ -26,7 +26,6 @@ from star.tasks.parsing import (
     require_parsable_gold,
     text_field,
 )
-
 
 # 72, -3.5, 1,080, 3/4, 12%: what `answer_type: number` accepts
 _NUMBER = re.compile(r"[-+]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?:\s*/\s*\d+)?%?|[-+]?\.\d+%?")

@@ -11,7 +11,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import Any
 
-from star.training import TrainerReport
+from star.training.spec import TrainerReport
 
 
 class Tracker(ABC):

@@ -12,9 +12,9 @@ import re
 import time
 from pathlib import Path
 
+from star.config.tracking import MlflowConfig
 from star.tracking.base import Tracker
-from star.tracking.config import MlflowConfig
-from star.training import TrainerReport
+from star.training.spec import TrainerReport
 
 RUN_TAG, ROLE_TAG = "star.run", "star.role"
 # MLflow accepts letters, digits and _ - . space : / in names (what transformers' callback keeps too)

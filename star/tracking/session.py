@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from star.config import StarConfig
+from star.config.tracking import TrackingConfig
 from star.errors import ConfigError
 from star.tracking.base import NullTracker, SafeTracker, Tracker, flatten
-from star.tracking.config import TrackingConfig
 
 # backend -> (module it imports, what to pip install)
 PACKAGES: dict[str, tuple[str, str]] = {

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from star.config.tracking import TensorboardConfig
 from star.tracking.base import Tracker
-from star.tracking.config import TensorboardConfig
-from star.training import TrainerReport
+from star.training.spec import TrainerReport
 
 
 def run_log_dir(config: TensorboardConfig, *, run_name: str, storage: Path) -> Path:

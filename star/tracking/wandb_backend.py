@@ -10,9 +10,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from star.config.tracking import WandbConfig
 from star.tracking.base import Tracker
-from star.tracking.config import WandbConfig
-from star.training import TrainerReport
+from star.training.spec import TrainerReport
 
 _UNSAFE_ID = re.compile(r"[^A-Za-z0-9_-]")
 

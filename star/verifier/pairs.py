@@ -20,7 +20,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from star.verdicts import CHECK_ERRORS
+from star.checker.verdict import CHECK_ERRORS
 
 
 @dataclass(frozen=True)

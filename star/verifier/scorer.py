@@ -50,10 +50,10 @@ class VerifierScorer:
     def score(self, prompts: Sequence[str | Sequence[dict[str, str]]], completions: Sequence[str]) -> list[float]:
         """One score per (prompt, completion); higher means more likely correct.
 
-        A prompt is text, or chat messages (star.selection.model_prompt) rendered with the
+        A prompt is text, or chat messages (star.tasks.base.model_prompt) rendered with the
         verifier's chat template as the generation engine rendered them for the policy.
         """
-        from star.training import render_prompt
+        from star.training.prompts import render_prompt
 
         if len(prompts) != len(completions):
             raise ValueError(f"score: {len(prompts)} prompts but {len(completions)} completions")

@@ -24,11 +24,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from db.models import Model, Run
 from db.queries import last_done_round, training_attempts
 from db.store import get_model, get_round, get_run, record_verifier
+from star.config.storage import is_uri
 from star.errors import StarError
 from star.progress import Progress
-from star.run_storage import checkpoint_exists, local_output_dir
-from star.selection import model_prompt
-from star.storage_uri import is_uri
+from star.storage.runs import checkpoint_exists, local_output_dir
+from star.tasks.base import model_prompt
 from star.verifier.pairs import Candidate, Pair, build_pairs, pair_accuracy, split_pairs
 from star.verifier.training import DpoSettings
 
@@ -65,7 +65,7 @@ class TrainingPlan:
     chat_task: Task | None = None
 
     def rows(self, pairs: list[Pair]) -> list[dict[str, Any]]:
-        """TRL preference rows, each prompt as the policy was sent it (star.selection.model_prompt)."""
+        """TRL preference rows, each prompt as the policy was sent it (star.tasks.base.model_prompt)."""
         try:
             return [{**p.row(), "prompt": model_prompt(self.chat_task, p.prompt)} for p in pairs]
         except ValueError as exc:  # the task's few-shot examples changed since the run sent these prompts
@@ -95,7 +95,7 @@ def plan_training(session: Session, run_name: str, opts: VerifierOptions) -> Tra
         raise StarError(f"{out} already exists; remove it or choose another --out")
     plan = TrainingPlan(run=run_name, round_index=index, init=init, out=out, train=train, held_out=held_out,
                         problems=len({p.problem_id for p in pairs}), cache_dir=run.config.get("checkpoint_cache"),
-                        chat_task=_chat_task(run))
+                        chat_task=chat_task(run))
     plan.rows(pairs)  # a prompt the rebuilt task cannot split into chat turns stops here, before training
     return plan
 
@@ -103,7 +103,7 @@ def plan_training(session: Session, run_name: str, opts: VerifierOptions) -> Tra
 def train_and_record(sessions: sessionmaker[Session], plan: TrainingPlan, opts: VerifierOptions,
                      progress: Progress) -> dict[str, Any]:
     """Train the planned verifier, measure it on the held-out pairs, record it; returns the row as a dict."""
-    from star.run_storage import local_checkpoint
+    from star.storage.runs import local_checkpoint
     from star.verifier.training import VerifierSpec, train_verifier
 
     # A checkpoint in a storage URI is trained from a local copy; the record keeps the URI (lineage).
@@ -177,7 +177,7 @@ def _held_out_accuracy(path: str, held_out: list[dict[str, Any]]) -> float | Non
     return pair_accuracy(chosen, rejected)
 
 
-def _chat_task(run: Run) -> Task | None:
+def chat_task(run: Run) -> Task | None:
     """The run's task when it sent its prompts through the model's chat template: the verifier must
     see them as the policy did. None for text prompts, without rebuilding the task."""
     if not (run.config.get("task") or {}).get("use_chat_template"):

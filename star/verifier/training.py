@@ -76,7 +76,7 @@ def train_verifier(spec: VerifierSpec, *, progress: bool = True) -> VerifierResu
     Written to a `.partial` sibling and renamed at the end, like a round's
     checkpoint, so an interrupted training leaves no folder that looks finished.
     """
-    from star.training import _replace_dir
+    from star.training.checkpoint import replace_dir
 
     final_dir = Path(spec.output_dir)
     tmp_dir = final_dir.with_name(final_dir.name + ".partial")
@@ -91,7 +91,7 @@ def train_verifier(spec: VerifierSpec, *, progress: bool = True) -> VerifierResu
     manifest = {"format": FORMAT, "method": "dpo", "beta": spec.settings.beta, "max_length": spec.settings.max_length,
                 "reference": REFERENCE_DIR, "init_model": spec.init_model}
     (tmp_dir / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
-    _replace_dir(tmp_dir, final_dir)
+    replace_dir(tmp_dir, final_dir)
     return VerifierResult(output_dir=str(final_dir), steps=int(output.global_step), pairs=len(spec.pairs),
                           metrics=_last_metrics(trainer.state.log_history))
 
@@ -100,7 +100,8 @@ def _build_trainer(spec: VerifierSpec, output_dir: Path, *, progress: bool):
     from datasets import Dataset
     from trl import DPOConfig, DPOTrainer
 
-    from star.training import _quiet, load_for_training, local_run_args, render_prompt
+    from star.training.prompts import render_prompt
+    from star.training.sft import load_for_training, local_run_args, quiet
 
     if not spec.pairs:
         raise ValueError("no preference pairs to train the verifier on")
@@ -122,7 +123,7 @@ def _build_trainer(spec: VerifierSpec, output_dir: Path, *, progress: bool):
     rows = [{**pair, "prompt": render_prompt(pair["prompt"], tokenizer)} for pair in spec.pairs]
     trainer = DPOTrainer(model=model, args=args, train_dataset=Dataset.from_list(rows), processing_class=tokenizer)
     if not progress:
-        _quiet(trainer)
+        quiet(trainer)
     return trainer
 
 

@@ -8,25 +8,25 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from star.cli import _StarGroup
+from star.cli import StarGroup
 from star.cli.check import COMMANDS
 
 
 @pytest.fixture()
-def star() -> _StarGroup:
-    group = _StarGroup(name="star")
+def star() -> StarGroup:
+    group = StarGroup(name="star")
     for command in COMMANDS:
         group.add_command(command)
     return group
 
 
-def test_single_pair(star: _StarGroup) -> None:
+def test_single_pair(star: StarGroup) -> None:
     result = CliRunner().invoke(star, ["check", "--gold", "72", "--prediction", "She sold 72. #### 72"])
     assert result.exit_code == 0, result.output
     assert json.loads(result.output) == {"correct": True, "status": "correct", "extracted": "72"}
 
 
-def test_jsonl_keeps_order_and_passes_fields_through(star: _StarGroup, tmp_path: Path) -> None:
+def test_jsonl_keeps_order_and_passes_fields_through(star: StarGroup, tmp_path: Path) -> None:
     rows = [
         {"id": 1, "gold": "72", "prediction": "#### 72"},
         {"id": 2, "gold": "\\frac{1}{2}", "prediction": "The answer is 0.6."},
@@ -52,7 +52,7 @@ def test_jsonl_keeps_order_and_passes_fields_through(star: _StarGroup, tmp_path:
         ('{"gold": "1", "prediction": 3}\n', "line 1: 'prediction' must be a string or null"),
     ],
 )
-def test_malformed_line_exits_2_naming_it(star: _StarGroup, tmp_path: Path, content: str, message: str) -> None:
+def test_malformed_line_exits_2_naming_it(star: StarGroup, tmp_path: Path, content: str, message: str) -> None:
     path = tmp_path / "bad.jsonl"
     path.write_text(content)
     result = CliRunner().invoke(star, ["check", "--jsonl", str(path)])
@@ -61,7 +61,7 @@ def test_malformed_line_exits_2_naming_it(star: _StarGroup, tmp_path: Path, cont
     assert message in result.stderr
 
 
-def test_usage_errors(star: _StarGroup, tmp_path: Path) -> None:
+def test_usage_errors(star: StarGroup, tmp_path: Path) -> None:
     runner = CliRunner()
     assert runner.invoke(star, ["check", "--gold", "1"]).exit_code == 2
     both = runner.invoke(star, ["check", "--gold", "1", "--prediction", "1", "--jsonl", "x.jsonl"])

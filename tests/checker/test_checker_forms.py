@@ -15,12 +15,12 @@ from click.testing import CliRunner
 from star.checker import Checker
 from star.checker.forms import apply_answer_type, final_side, is_number_literal
 from star.checker.verdict import Verdict
-from star.cli import _StarGroup
+from star.cli import StarGroup
 from star.cli.check import COMMANDS
-from star.generation import Completion
+from star.config.tasks import ArithmeticTaskConfig
+from star.engines.requests import Completion
+from star.loop.acceptance import CheckItem, score_items
 from star.tasks import build_task
-from star.tasks.config import ArithmeticTaskConfig
-from star.verdicts import CheckItem, score_items
 
 ECHOES = [
     ("The answer is: 12+44", "56"),  # the measured SmolLM2 case
@@ -81,7 +81,7 @@ def test_unknown_answer_type_is_an_error() -> None:
 
 
 def test_cli_answer_type_flag() -> None:
-    group = _StarGroup(name="star")
+    group = StarGroup(name="star")
     for command in COMMANDS:
         group.add_command(command)
     args = ["check", "--gold", "56", "--prediction", "The answer is: 12+44"]

@@ -9,12 +9,12 @@ import sympy
 from latex2sympy2_extended.latex2sympy2 import _Latex2Sympy
 from latex2sympy2_extended.math_normalization import normalize_latex
 
-from star.checker.latex import _CONVERSION, _NORMALIZATION, _convert, bounded, parse_latex
+from star.checker.latex import CONVERSION, NORMALIZATION, bounded, convert, parse_latex
 
 
 def _default_mode(text: str) -> str:
     try:
-        parsed = _Latex2Sympy(None, is_real=True, convert_degrees=False, config=_CONVERSION).parse(text)
+        parsed = _Latex2Sympy(None, is_real=True, convert_degrees=False, config=CONVERSION).parse(text)
         return sympy.srepr(bounded(parsed))  # its Floats made exact, as the checker does
     except Exception:  # noqa: BLE001 - the grammar raises plain Exception
         return "error"
@@ -22,7 +22,7 @@ def _default_mode(text: str) -> str:
 
 def _two_stage(text: str) -> str:
     try:
-        return sympy.srepr(bounded(_convert(text)))
+        return sympy.srepr(bounded(convert(text)))
     except Exception:  # noqa: BLE001
         return "error"
 
@@ -30,7 +30,7 @@ def _two_stage(text: str) -> str:
 def test_two_stage_parse_equals_full_ll_on_math500(shared_data: Path) -> None:
     with (shared_data / "math500" / "test.jsonl").open(encoding="utf-8") as handle:
         golds = [json.loads(line)["answer"] for line in handle if line.strip()]
-    texts = [normalize_latex(g, _NORMALIZATION) for g in golds]
+    texts = [normalize_latex(g, NORMALIZATION) for g in golds]
     mismatched = [t for t in texts if _two_stage(t) != _default_mode(t)]
     assert mismatched == []
 

@@ -29,8 +29,14 @@ def completion(external_id: str, sample: int) -> str:
 
 def main(url: str, worker: int, go_file: str) -> None:
     from db.engine import open_store, session_factory
-    from db.store import AttemptRow, ProblemRow, get_or_create_round, get_or_create_run
-    from db.store import insert_attempts, upsert_problems
+    from db.store import (
+        AttemptRow,
+        ProblemRow,
+        get_or_create_round,
+        get_or_create_run,
+        insert_attempts,
+        upsert_problems,
+    )
 
     while not os.path.exists(go_file):
         time.sleep(0.01)

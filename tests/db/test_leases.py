@@ -15,8 +15,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from db import migrate
 from db.engine import make_engine
-from db.models import RunLease
 from db.leases import Holder, LeaseHeld, acquire_lease, heartbeat, lease_info, release_lease
+from db.models import RunLease
 from db.store import get_or_create_run
 
 T0 = datetime(2026, 11, 29, 12, 0, 0, tzinfo=timezone.utc)

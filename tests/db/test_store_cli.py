@@ -12,9 +12,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from db.migrate import head_revision
 from db.store import get_or_create_round, get_run, insert_attempts
-from star.cli import _register, cli
+from star.cli import cli, register_commands
 
-_register()
+register_commands()
 HEAD = head_revision()
 
 

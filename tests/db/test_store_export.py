@@ -12,10 +12,10 @@ from click.testing import CliRunner, Result
 
 from db.engine import open_store, session_factory
 from db.errors import StoreError
-from db.export import _atomic
-from star.cli import _register, cli
+from db.export import atomic
+from star.cli import cli, register_commands
 
-_register()
+register_commands()
 
 
 def star(*args: str) -> Result:
@@ -61,6 +61,16 @@ def test_parquet_run_export(store_url: str, seeded: Any, outdir: Path) -> None:
     table = pq.read_table(out)
     assert table.num_rows == 8 and table.column("round").to_pylist() == [1, 1, 1, 1, 2, 2, 2, 2]
     assert table.schema.field("prompt").type == "string"
+
+
+def test_export_json_reports_what_it_wrote(store_url: str, seeded: Any, outdir: Path) -> None:
+    out = outdir / "round2.jsonl"
+    result = CliRunner().invoke(cli, ["export", "demo", "--round", "2", "--format", "jsonl", "--out", str(out),
+                                      "--db", store_url, "--json"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    shown = json.loads(result.stdout)
+    assert shown == {"run": "demo", "round": 2, "format": "jsonl", "out": str(out.resolve()), "kind": "rows",
+                     "count": len(out.read_text().splitlines())}
 
 
 def test_pairs_prefer_correct_over_incorrect(store_url: str, seeded: Any, outdir: Path) -> None:
@@ -150,12 +160,12 @@ def test_export_errors_leave_nothing_behind(store_url: str, seeded: Any, outdir:
 def test_interrupted_write_removes_the_temporary_output(tmp_path: Path) -> None:
     out = tmp_path / "data.jsonl"
     with pytest.raises(RuntimeError):
-        with _atomic(out) as tmp:
+        with atomic(out) as tmp:
             tmp.write_text("half")
             raise RuntimeError("killed mid-export")
     assert list(tmp_path.iterdir()) == []
     with pytest.raises(StoreError, match="already exists"):
-        with _atomic(out) as tmp:
+        with atomic(out) as tmp:
             tmp.write_text("late")
             out.write_text("someone else's")  # appears while we write: theirs is kept
     assert out.read_text() == "someone else's" and [p.name for p in tmp_path.iterdir()] == ["data.jsonl"]

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
 from click.testing import CliRunner
 
-from star.cli import _register, cli
+from star.cli import cli, register_commands
 
-_register()
+register_commands()
 
 
 def test_report_on_each_backend(store_url: str, seeded: Any, tmp_path: Path) -> None:
@@ -22,3 +23,12 @@ def test_report_on_each_backend(store_url: str, seeded: Any, tmp_path: Path) -> 
     assert "(hint: the answer is 4)" not in page  # rationalized attempts show their training prompt
     assert "steps for" in page  # sample rationales are there
     assert len(list(out.glob("*.png"))) == 3  # accuracy per digits, accepted, timings
+
+
+def test_report_json_names_the_page(store_url: str, seeded: Any, tmp_path: Path) -> None:
+    out = tmp_path / "report"
+    result = CliRunner().invoke(cli, ["report", "demo", "--db", store_url, "--out", str(out), "--json"],
+                                catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout) == {"run": "demo", "page": str((out / "index.html").resolve()),
+                                         "folder": str(out.resolve())}

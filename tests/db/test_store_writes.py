@@ -23,11 +23,11 @@ from db.store import (
     record_evaluation,
     record_model,
     round_attempts,
-    round_summaries,
     set_run_status,
     update_round,
     upsert_problems,
 )
+from db.summaries import round_summaries
 
 
 def test_run_and_round_are_created_once(factory: sessionmaker[Session]) -> None:

@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner
 from ray.job_submission import JobDetails, JobStatus, JobType
 
-from star.cli import _register, cli
+from star.cli import cli, register_commands
 from star.cli.options import parse_sets
 from star.errors import ConfigError, StarError
 from star.jobs.auth import find_token, job_server_address
@@ -89,7 +89,7 @@ def _free_port() -> int:
 
 
 def _star(*args: str) -> tuple[int, str]:
-    _register()
+    register_commands()
     result = CliRunner().invoke(cli, list(args))
     return result.exit_code, result.output
 

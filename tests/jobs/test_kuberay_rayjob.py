@@ -10,7 +10,7 @@ import yaml
 
 from star.config import load_config
 from star.jobs.package import check_cluster_paths
-from star.preflight import check_gpu_requests
+from star.run.preflight import check_gpu_requests
 
 REPO = Path(__file__).resolve().parents[2]
 MANIFEST = REPO / "deploy" / "kuberay" / "rayjob.yaml"
@@ -84,7 +84,7 @@ def test_the_worker_pods_hold_every_engine_and_the_trainer(tmp_path: Path) -> No
     nodes = [{"Alive": True, "Resources": {"CPU": 8.0}}] + [{"Alive": True, "Resources": dict(pod)}
                                                           for _ in range(group["replicas"])]
     check_gpu_requests(config.generators, config.trainer, nodes)  # star's preflight: each request fits one node
-    # and all of them at once (star/placement.py: a one-GPU engine asks for 1 GPU and 1 CPU)
+    # and all of them at once (star/engines/placement.py: a one-GPU engine asks for 1 GPU and 1 CPU)
     gen = config.generators
     assert gen.gpus_per_generator == 1, "tensor-parallel engines would need placement groups packed per node"
     requests = [{"GPU": config.trainer.gpus, "CPU": config.trainer.cpus}] + [{"GPU": 1, "CPU": 1}] * gen.count

@@ -15,11 +15,11 @@ from sqlalchemy import func, select
 import db.store as store
 from db.engine import open_store, session_factory
 from db.models import Attempt, Model, Round
-from star.cluster import Workers
 from star.config import StarConfig, validate_config
-from star.generation import Completion, GenRequest
-from star.orchestrator import RunContext
+from star.engines.requests import Completion, GenRequest
+from star.loop.context import RunContext
 from star.progress import Progress
+from star.run.workers import Workers
 from star.tasks import build_task
 
 
@@ -120,8 +120,8 @@ class HookedProgress(Progress):
 
 def start_run(config: StarConfig, progress: Progress) -> RunContext:
     """What `star run` sets up (store, problems, real workers), keeping the context for the test."""
-    from star.cluster import init_ray, start_workers
-    from star.runner import store_problems
+    from star.run.driver import store_problems
+    from star.run.workers import init_ray, start_workers
 
     sessions = session_factory(open_store(config.database))
     task = build_task(config.task)

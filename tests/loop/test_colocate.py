@@ -14,12 +14,12 @@ from pathlib import Path
 import pytest
 import ray
 
-from star import orchestrator
-from star.engine_sleep import EnginesAwake
-from star.generation import Completion, GenRequest
-from star.train_retry import TrainingFailed
-from star.training import TrainResult, TrainSpec
-from star.verdicts import CheckItem, ScoredItem
+from star.engines.requests import Completion, GenRequest
+from star.engines.sleep import EnginesAwake
+from star.loop import rounds
+from star.loop.acceptance import CheckItem, ScoredItem
+from star.loop.train import TrainingFailed, train_round
+from star.training.spec import TrainResult, TrainSpec
 
 COLOCATED = {"colocate": True, "generators": {"gpus_per_generator": 1}, "trainer": {"gpus": 1}}
 RESTARTABLE = {"num_cpus": 0, "max_restarts": -1, "max_task_retries": 0}
@@ -111,7 +111,7 @@ def _round(tmp_path: Path, latex_config, make_context, *, outcome: str = "ok", c
     trainer = WatchingTrainer.options(**RESTARTABLE).remote(journal, generators, outcome)
     ctx = make_context(config, generators=generators, checker=AcceptingChecker.options(num_cpus=0).remote(),
                        trainer=trainer)
-    assert orchestrator.generate_direct(ctx, 1, "m0") == set(ctx.train)
+    assert rounds.generate_direct(ctx, 1, "m0") == set(ctx.train)
     return ctx, journal
 
 
@@ -122,7 +122,8 @@ def _after_start(journal) -> list[tuple]:
 def test_the_round_trains_while_every_engine_sleeps_and_wakes_them_after(tmp_path, ray_session, latex_config,
                                                                           make_context):
     ctx, journal = _round(tmp_path, latex_config, make_context)
-    model, examples, steps = orchestrator.train_round(ctx, 1, "m0")
+    trained = train_round(ctx, 1, "m0")
+    model, examples, steps = trained.model, trained.examples, trained.steps
     assert (examples, steps) == (4, 3) and model.endswith("round_1")
     events = _after_start(journal)
     assert sorted(events[:2]) == [("g0", "sleep", 1), ("g1", "sleep", 1)]  # level 1: the weights survive
@@ -135,7 +136,7 @@ def test_the_round_trains_while_every_engine_sleeps_and_wakes_them_after(tmp_pat
 def test_engines_wake_when_training_fails(tmp_path, ray_session, latex_config, make_context, outcome, error):
     ctx, journal = _round(tmp_path, latex_config, make_context, outcome=outcome)
     with pytest.raises(error):
-        orchestrator.train_round(ctx, 1, "m0")
+        train_round(ctx, 1, "m0")
     events = _after_start(journal)
     trained = [e for e in events if e[0] == "trainer"]
     # "dies": the trainer's retry trains once more on the restarted actor, the engines still asleep
@@ -149,7 +150,7 @@ def test_an_engine_that_cannot_sleep_stops_training_and_the_others_wake(tmp_path
     ctx, journal = _round(tmp_path, latex_config, make_context, sleepers=({}, {"cannot_sleep": True}))
     with pytest.raises(EnginesAwake, match=r"round 1: could not put generator\(s\) 1 \(RuntimeError.*out of "
                                            r"memory.*\) to sleep before training.* same run_name"):
-        orchestrator.train_round(ctx, 1, "m0")
+        train_round(ctx, 1, "m0")
     events = _after_start(journal)
     assert not [e for e in events if e[0] == "trainer"]  # training never started
     assert events[0] == ("g0", "sleep", 1)  # the wake-ups run at once, in either order
@@ -160,7 +161,7 @@ def test_a_generator_restarted_while_falling_asleep_is_put_to_sleep_too(tmp_path
                                                                          make_context):
     marker = tmp_path / "g1-died"
     ctx, journal = _round(tmp_path, latex_config, make_context, sleepers=({}, {"marker": str(marker)}))
-    orchestrator.train_round(ctx, 1, "m0")
+    train_round(ctx, 1, "m0")
     events = ray.get(journal.read.remote())
     assert marker.exists() and events.count(("g1", "started")) == 2  # it died and Ray restarted it
     assert ("trainer", "train", ("asleep", "asleep")) in events
@@ -169,5 +170,5 @@ def test_a_generator_restarted_while_falling_asleep_is_put_to_sleep_too(tmp_path
 
 def test_without_colocate_the_engines_are_left_alone(tmp_path, ray_session, latex_config, make_context):
     ctx, journal = _round(tmp_path, latex_config, make_context, colocate=False)
-    orchestrator.train_round(ctx, 1, "m0")
+    train_round(ctx, 1, "m0")
     assert _after_start(journal) == [("trainer", "train", ("awake", "awake"))]

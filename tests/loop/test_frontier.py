@@ -7,9 +7,10 @@ from pathlib import Path
 import pytest
 
 import db.store as store
-from star.config import ConfigError, load_config
-from star.frontier import LastRound, allocate_samples, allocation_summary, last_round_record
-from star.orchestrator import _round_id, samples_per_problem
+from star.config import load_config
+from star.errors import ConfigError
+from star.loop.frontier import LastRound, allocate_samples, allocation_summary, last_round_record
+from star.loop.rounds import samples_per_problem
 from tests.loop.conftest import latex_task_config, run_context
 
 
@@ -71,8 +72,8 @@ def test_config_checks_frontier_bounds_only_when_frontier_is_on() -> None:
 
 
 def _store_direct_attempts(ctx, index: int, verdicts: dict[int, list[bool]]) -> None:
+    round_id = ctx.store.round_id(index)
     with ctx.sessions() as session, session.begin():
-        round_id = _round_id(session, ctx, index)
         store.insert_attempts(session, [
             store.AttemptRow(round_id, pid, "direct", i, "p", "p", "c", None, "ok", ok, ok, None, 1, 1, "m0")
             for pid, oks in verdicts.items() for i, ok in enumerate(oks)

@@ -15,14 +15,14 @@ from sqlalchemy import select
 from db.engine import open_store, session_factory
 from db.models import Attempt, Round
 from star.config import validate_config
-from star.frontier import allocate_samples, last_round_record
+from star.loop.frontier import allocate_samples, last_round_record
 
 pytestmark = pytest.mark.slow
 
 
 def test_round_two_moves_samples_from_solved_problems_to_the_others(tmp_path: Path, tiny_model, ray_session,
                                                                     tiny_round_config) -> None:
-    from star.runner import run_star
+    from star.run.driver import run_star
 
     raw = tiny_round_config(tmp_path, tiny_model, run_name="frontier", database=f"sqlite:///{tmp_path}/star.db",
                             rounds=2, samples=2)

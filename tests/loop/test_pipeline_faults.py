@@ -17,10 +17,10 @@ from pathlib import Path
 import pytest
 import ray
 
-from star.generation import Completion, GenRequest
-from star.pipeline import PhaseFailed, Recovery, run_phase
+from star.engines.requests import Completion, GenRequest
+from star.loop.acceptance import CheckItem, ScoredItem
+from star.loop.phase import PhaseFailed, Recovery, run_phase
 from star.tasks.base import Problem
-from star.verdicts import CheckItem, ScoredItem
 
 RESTARTABLE = {"num_cpus": 0, "max_restarts": -1, "max_task_retries": 0}
 N_PROBLEMS, K = 20, 2

@@ -16,10 +16,11 @@ from sqlalchemy import select
 
 import db.store as store
 from db.models import Attempt
-from star import orchestrator
+from db.summaries import round_summaries
 from star.checker import Checker
+from star.loop import rounds
 from star.progress import Progress
-from star.report import round_table
+from star.report.table import round_table
 from workers.checker_pool import CheckerActor
 
 # sympy proves each equal: ~0.6 s for ^20, ~40 s for ^120 (tests/checker shows the latter)
@@ -45,7 +46,7 @@ def test_timeouts_are_rechecked_with_a_longer_timeout_and_the_rest_count_as_chec
     ctx.progress = Progress(Console(file=log, width=300), enabled=True)
 
     started = time.monotonic()
-    accepted = orchestrator.generate_direct(ctx, 1, "m0")
+    accepted = rounds.generate_direct(ctx, 1, "m0")
     elapsed = time.monotonic() - started
     assert accepted == {slow_id}  # resolved by the re-check, so it is not sent to rationalization
     assert elapsed < 60  # the very slow one was killed at the 8 s re-check timeout, not proven in ~40 s
@@ -60,9 +61,9 @@ def test_timeouts_are_rechecked_with_a_longer_timeout_and_the_rest_count_as_chec
     assert (rows[very_slow_id].status, rows[very_slow_id].correct) == ("timeout", False)
     assert (rows[wrong_id].status, rows[wrong_id].extracted) == ("incorrect", "5")  # untouched
 
-    orchestrator._finish_round(ctx, 1, model_in="m0", model_out="m0", counts={"attempted": 3})
+    rounds.finish_round(ctx, 1, model_in="m0", model_out="m0", counts={"attempted": 3})
     with ctx.sessions() as session:
-        summaries = store.round_summaries(session, store.get_run(session, "fault"))
+        summaries = round_summaries(session, store.get_run(session, "fault"))
     assert [s["check_errors"] for s in summaries] == [1]
     table = round_table(summaries, "t")
     assert [c.header for c in table.columns].index("check err.") == 4
@@ -72,9 +73,9 @@ def test_timeouts_are_rechecked_with_a_longer_timeout_and_the_rest_count_as_chec
 def test_a_round_without_check_errors_reports_zero(tmp_path, ray_session, latex_config, make_context):
     config = latex_config(tmp_path, ["1"])
     ctx = make_context(config, generators=[], checker=None)
-    orchestrator._finish_round(ctx, 1, model_in="m0", model_out="m0", counts={})
+    rounds.finish_round(ctx, 1, model_in="m0", model_out="m0", counts={})
     with ctx.sessions() as session:
-        assert store.round_summaries(session, store.get_run(session, "fault"))[0]["check_errors"] == 0
+        assert round_summaries(session, store.get_run(session, "fault"))[0]["check_errors"] == 0
 
 
 def test_a_worker_that_dies_mid_check_is_a_crash_not_a_wrong_answer() -> None:

@@ -10,10 +10,10 @@ import pytest
 import ray
 
 import db.store as store
-from star import orchestrator
-from star.train_retry import TrainingFailed, train_with_retry
-from star.training import TrainResult, TrainSpec
-from star.verdicts import CheckItem, ScoredItem
+from star.loop import rounds
+from star.loop.acceptance import CheckItem, ScoredItem
+from star.loop.train import TrainingFailed, train_with_retry
+from star.training.spec import TrainResult, TrainSpec
 
 RESTARTABLE = {"num_cpus": 0, "max_restarts": -1, "max_task_retries": 0}
 SPEC = TrainSpec(init_model="base", output_dir="out", examples=[])
@@ -99,18 +99,18 @@ def test_phase_timings_survive_a_resume(tmp_path, ray_session, latex_config, mak
 
     # a first driver generates half of the problems, then "dies"
     ctx.train = dict(list(everything.items())[:4])
-    orchestrator.generate_direct(ctx, 1, "m0")
+    rounds.generate_direct(ctx, 1, "m0")
     first = stored_time()
     assert first == clock.readings[-1] - clock.readings[0] > 0
 
     # the resumed driver generates the rest: its time is added to the first one's
     ctx.train = everything
     before = len(clock.readings)
-    orchestrator.generate_direct(ctx, 1, "m0")
+    rounds.generate_direct(ctx, 1, "m0")
     resumed = clock.readings[before:]
     assert stored_time() == first + resumed[-1] - resumed[0]
 
     # resumed again with nothing left: the stored time stays, it is not replaced by ~0
     total = stored_time()
-    orchestrator.generate_direct(ctx, 1, "m0")
+    rounds.generate_direct(ctx, 1, "m0")
     assert stored_time() == total

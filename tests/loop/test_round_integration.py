@@ -22,7 +22,7 @@ pytestmark = pytest.mark.slow
 
 def test_one_real_round_stores_everything_and_trains_a_checkpoint(tmp_path, tiny_model, ray_session,
                                                                    tiny_round_config):
-    from star.runner import run_star
+    from star.run.driver import run_star
 
     config = validate_config(tiny_round_config(tmp_path, tiny_model, run_name="itest",
                                                database=f"sqlite:///{tmp_path}/star.db"))
@@ -75,9 +75,9 @@ def test_one_real_round_stores_everything_and_trains_a_checkpoint(tmp_path, tiny
         assert 0 < model.train_examples <= accepted and model.steps == 4
         assert rounds[1].model_out == model.path
 
-    from star.cli import cli, _register
+    from star.cli import cli, register_commands
 
-    _register()
+    register_commands()
     result = CliRunner().invoke(cli, ["rounds", "itest", "--json", "--db", config.database])
     assert result.exit_code == 0, result.output
     rows = json.loads(result.output)

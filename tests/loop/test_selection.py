@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from star.selection import Triplet, as_sft_rows, select_examples
-from star.training import steps_for_round
-from star.verdicts import is_accepted
+from star.loop.acceptance import is_accepted
+from star.loop.selection import Triplet, as_sft_rows, select_examples, steps_for_round
 
 
 def test_paper_step_schedule_grows_twenty_percent_per_round() -> None:

@@ -19,12 +19,12 @@ import ray
 from sqlalchemy import delete, select
 
 from db.models import Attempt, Model, Round
-from star.checkpoint_store import MARKER, is_complete
-from star.cluster import Workers, stop_workers
 from star.config import validate_config
-from star.orchestrator import run_rounds
+from star.loop.rounds import run_rounds
 from star.progress import Progress
-from star.run_storage import checkpoint_exists, location_cache
+from star.run.workers import Workers, stop_workers
+from star.storage.checkpoints import MARKER, is_complete
+from star.storage.runs import checkpoint_exists, location_cache
 
 pytestmark = pytest.mark.slow
 

@@ -18,9 +18,9 @@ import ray
 from sqlalchemy import select
 
 from db.models import Round
-from star.cluster import stop_workers
 from star.config import validate_config
-from star.orchestrator import run_rounds
+from star.loop.rounds import run_rounds
+from star.run.workers import stop_workers
 
 pytestmark = pytest.mark.slow
 

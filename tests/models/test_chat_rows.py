@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from star.selection import Triplet, as_sft_rows
+from star.config.tasks import ArithmeticTaskConfig, GSM8KTaskConfig
+from star.loop.selection import Triplet, as_sft_rows
+from star.models.char_tokenizer import build_char_tokenizer
 from star.tasks import build_task
-from star.tasks.config import ArithmeticTaskConfig, GSM8KTaskConfig
-from star.tokenizer import build_char_tokenizer
-from star.training import render_prompts
+from star.training.prompts import render_prompts
 
 GSM8K = Path(__file__).resolve().parents[2] / "tests" / "data" / "gsm8k"
 

@@ -31,8 +31,8 @@ def test_gsm8k_example_sends_chat_messages_and_runs_on_the_local_copy():
 
 
 def test_gpu_examples_fill_their_node_and_keep_batch_size_per_optimizer_step():
-    from star.train_group import group_plan
-    from star.training import batch_plan
+    from star.training.group import group_plan
+    from star.training.sft import batch_plan
 
     seven_b = load_config(REPO / "examples" / "math_7b_8gpu.yaml")
     engines = seven_b.generators.count * seven_b.generators.gpus_per_generator

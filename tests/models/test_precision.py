@@ -7,9 +7,9 @@ import json
 import pytest
 
 import star.precision as precision
-from star.cluster import engine_spec
 from star.config import validate_config
 from star.errors import ConfigError
+from star.run.workers import engine_spec
 
 
 @pytest.fixture

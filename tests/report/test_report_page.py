@@ -8,7 +8,7 @@ from pathlib import Path
 
 from db.engine import open_store, session_factory
 from db.store import get_or_create_run
-from star.metric_names import family_groups, family_sort_key, parse_metric, sorted_families
+from star.evaluation.metric_names import family_groups, family_sort_key, parse_metric, sorted_families
 
 
 class _Page(HTMLParser):
@@ -160,8 +160,8 @@ def test_metric_names_split_into_family_and_group() -> None:
 
 
 def test_one_chart_per_group_key_and_split(tmp_path: Path) -> None:
-    from star.html_report.data import ReportData
-    from star.html_report.figures import draw_figures
+    from star.report.figures import draw_figures
+    from star.report.page_data import ReportData
 
     summaries = [{"round": r, "accepted_direct": 2, "accepted_rationalized": r, "timings": {"train": 1.0}}
                  for r in (0, 1)]
@@ -179,7 +179,7 @@ def test_one_chart_per_group_key_and_split(tmp_path: Path) -> None:
 
 
 def test_the_run_commands_learning_curve_still_draws(tmp_path: Path) -> None:
-    from star.report import plot_learning_curve
+    from star.report.table import plot_learning_curve
 
     summaries = [{"round": 0, "eval_accuracy": 0.1, "metrics": {"accuracy/digits=1": 0.2}},
                  {"round": 1, "eval_accuracy": None, "metrics": {}}]
@@ -188,15 +188,15 @@ def test_the_run_commands_learning_curve_still_draws(tmp_path: Path) -> None:
 
 
 def test_few_shot_examples_fold_away_and_the_problem_stays_in_view() -> None:
-    from star.html_report.data import Sample
-    from star.html_report.page import _sample_html
+    from star.report.page import sample_html
+    from star.report.page_data import Sample
 
     prompt = "Q: 1+1\nAnswer: 2\n\nQ: 2+2\nAnswer: 4\n\nQ: 3+4\n"
     sample = Sample(round=1, category="right", attempt_id=9, problem="p", question="3+4", gold="7",
                     kind="direct", prompt=prompt, completion="Answer: 7", extracted="7", status="correct")
-    markup = _sample_html(sample)
+    markup = sample_html(sample)
     folded, shown = markup.split("</details>")
     assert "few-shot prompt (5 lines)" in folded and "Q: 2+2" in folded and "Q: 3+4" not in folded
     assert '<span class="prompt">Q: 3+4\n</span><span class="completion">Answer: 7</span>' in shown
-    plain = _sample_html(Sample(**{**sample.__dict__, "prompt": "Q: 3+4\n"}))
+    plain = sample_html(Sample(**{**sample.__dict__, "prompt": "Q: 3+4\n"}))
     assert "<details>" not in plain and "Q: 3+4" in plain

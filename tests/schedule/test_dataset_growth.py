@@ -11,12 +11,12 @@ import yaml
 from click.testing import CliRunner
 
 from db.store import get_or_create_round, get_or_create_run, record_dataset_snapshot, update_round
-from star.cli import _register, cli
+from star.cli import cli, register_commands
+from star.config.tasks import ArithmeticTaskConfig, UserDatasetTaskConfig
 from star.tasks import build_task
-from star.tasks.config import ArithmeticTaskConfig, UserDatasetTaskConfig
 from star.tasks.snapshot import dataset_snapshot
 
-_register()
+register_commands()
 
 
 def _rows(first: int, last: int) -> list[dict[str, Any]]:

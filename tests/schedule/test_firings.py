@@ -11,8 +11,7 @@ import signal
 import subprocess
 import sys
 import time
-from datetime import datetime, timedelta
-from datetime import timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 

@@ -16,11 +16,11 @@ from sqlalchemy import select
 
 from db.engine import open_store, session_factory
 from db.models import Model, Round, utcnow
-from star.cli import _register, cli
+from star.cli import cli, register_commands
 from star.schedule import cron
 
 pytestmark = pytest.mark.slow
-_register()
+register_commands()
 REPO = Path(__file__).resolve().parents[2]
 
 

@@ -18,10 +18,10 @@ import yaml
 from click.testing import CliRunner, Result
 
 import db.schedules as sched_store
-from star.cli import _register, cli
+from star.cli import cli, register_commands
 from star.schedule.daemon import serve
 
-_register()
+register_commands()
 REPO = Path(__file__).resolve().parents[2]
 HISTORY_KEYS = {"schedule", "run", "slot", "status", "started_at", "finished_at", "rounds", "job_id", "error"}
 
@@ -52,6 +52,20 @@ def test_add_validates_now_and_exits_2(store_url: str, factory: Any, config_file
     result = star("schedule", "add", "nightly", str(config_file), *args, "--db", store_url)
     assert result.exit_code == 2 and needle in result.stderr
     assert star("schedule", "list", "--json", "--db", store_url).stdout.strip() == "[]"
+
+
+def test_schedule_commands_print_json(store_url: str, config_file: Path, factory: Any) -> None:
+    added = star("schedule", "add", "nightly", str(config_file), "--cron", "0 2 * * *", "--db", store_url, "--json")
+    assert added.exit_code == 0, added.output
+    shown = json.loads(added.stdout)
+    assert shown["schedule"] == "nightly" and shown["run"] == "nightly" and shown["rounds_per_firing"] == 1
+    assert shown["next_fire"].endswith("02:00:00+00:00")
+    assert json.loads(star("schedule", "pause", "nightly", "--db", store_url, "--json").stdout) == {
+        "schedule": "nightly", "paused": True}
+    assert json.loads(star("schedule", "resume", "nightly", "--db", store_url, "--json").stdout) == {
+        "schedule": "nightly", "paused": False}
+    assert json.loads(star("schedule", "remove", "nightly", "--db", store_url, "--json").stdout) == {
+        "schedule": "nightly", "removed": True}
 
 
 def test_add_list_pause_history_remove(store_url: str, config_file: Path, factory: Any) -> None:

@@ -12,8 +12,8 @@ import time
 from pathlib import Path
 
 from db.engine import open_store, session_factory
+from star.cli.schedule import parse_now
 from star.schedule.ticker import Scheduler, frozen_clock
-from star.cli.schedule import _parse_now
 
 FAKE = str(Path(__file__).with_name("fake_round.py"))
 
@@ -26,7 +26,7 @@ def main() -> int:
         return [sys.executable, FAKE, "--db", spec.store_url, "--run", spec.run_name,
                 "--rounds", str(spec.target_round), "--calls", calls, *extra]
 
-    scheduler = Scheduler(session_factory(open_store(url)), url, clock=frozen_clock(_parse_now(now)),
+    scheduler = Scheduler(session_factory(open_store(url)), url, clock=frozen_clock(parse_now(now)),
                           command=command, lease_s=float(lease))
     start_at = float(os.environ.get("TICK_START_AT", "0"))  # line racing processes up after their imports
     time.sleep(max(0.0, start_at - time.time()))

@@ -1,4 +1,4 @@
-"""star.checkpoint_store against a local folder, an fsspec URI (memory://) and a real S3 server (moto)."""
+"""star.storage.checkpoints against a local folder, an fsspec URI (memory://) and a real S3 server (moto)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from star.checkpoint_store import MARKER, fetch, is_complete, parse_location, publish, remove
 from star.errors import StarError
+from star.storage.checkpoints import MARKER, fetch, is_complete, parse_location, publish, remove
 
 
 def make_checkpoint(folder: Path, weights: bytes = b"w" * 1000) -> Path:

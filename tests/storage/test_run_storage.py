@@ -1,4 +1,4 @@
-"""star.run_storage: a run's checkpoint references, the existence decision and local folders,
+"""star.storage.runs: a run's checkpoint references, the existence decision and local folders,
 on a local folder and a real moto S3 server."""
 
 from __future__ import annotations
@@ -7,11 +7,16 @@ from pathlib import Path
 
 import pytest
 
-from star.checkpoint_store import MARKER, is_complete, publish
-from star.run_storage import (
-    checkpoint_exists, discard_unrecorded, local_checkpoint, local_output_dir, location_cache, run_location,
+from star.config.storage import join, split_reference
+from star.storage.checkpoints import MARKER, is_complete, publish
+from star.storage.runs import (
+    checkpoint_exists,
+    discard_unrecorded,
+    local_checkpoint,
+    local_output_dir,
+    location_cache,
+    run_location,
 )
-from star.storage_uri import join, split_reference
 
 
 def make_checkpoint(folder: Path) -> Path:
@@ -94,7 +99,7 @@ def test_local_files_of_a_remote_storage_go_next_to_the_sqlite_file(tmp_path: Pa
 
 
 def test_star_run_preflight_reads_the_bucket_before_starting_workers(s3_bucket: str) -> None:
-    from star.preflight import ClusterError, check_storage_reachable
+    from star.run.preflight import ClusterError, check_storage_reachable
 
     check_storage_reachable(f"s3://{s3_bucket}/runs")  # there and readable: nothing to say
     with pytest.raises(ClusterError, match=f"bucket '{s3_bucket}-gone' does not exist .*fix `storage`"):

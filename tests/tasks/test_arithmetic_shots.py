@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from star.config.tasks import ArithmeticTaskConfig
 from star.errors import ConfigError
 from star.tasks.arithmetic import (
     SHOT_STOP,
@@ -13,7 +14,6 @@ from star.tasks.arithmetic import (
     render_prompt,
     render_rationale,
 )
-from star.tasks.config import ArithmeticTaskConfig
 
 
 def shot_task(**fields) -> ArithmeticTask:

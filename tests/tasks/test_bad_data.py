@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
+from star.config.tasks import GSM8KTaskConfig, MathTaskConfig
 from star.errors import DataError
 from star.tasks import Task, build_task
-from star.tasks.config import GSM8KTaskConfig, MathTaskConfig
 
 WriteJsonl = Callable[[str, list[Any]], Path]
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from star.checker import check
+from star.config.tasks import GSM8KTaskConfig
 from star.tasks import build_task
-from star.tasks.config import GSM8KTaskConfig
 from star.tasks.gsm8k import GSM8KTask
 
 

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from star.checker import check
+from star.config.tasks import MathTaskConfig
 from star.tasks import build_task
-from star.tasks.config import MathTaskConfig
 from star.tasks.math_task import MathTask
 
 WriteJsonl = Callable[[str, list[Any]], Path]

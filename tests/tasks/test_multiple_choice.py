@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 
 from star.checker import check
+from star.config.tasks import MultipleChoiceTaskConfig
 from star.errors import DataError
 from star.tasks import build_task
-from star.tasks.config import MultipleChoiceTaskConfig
 from star.tasks.multiple_choice import MultipleChoiceTask
 
 WriteJsonl = Callable[[str, list[Any]], Path]

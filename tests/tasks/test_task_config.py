@@ -7,15 +7,15 @@ from pathlib import Path
 import pytest
 from pydantic import TypeAdapter, ValidationError
 
-from star.errors import ConfigError
-from star.tasks import build_task
-from star.tasks.config import (
+from star.config.tasks import (
     GSM8KTaskConfig,
     MultipleChoiceTaskConfig,
     TaskConfig,
     UserDatasetTaskConfig,
     load_task_config,
 )
+from star.errors import ConfigError
+from star.tasks import build_task
 
 
 def _write(tmp_path: Path, text: str, name: str = "run.yaml") -> Path:

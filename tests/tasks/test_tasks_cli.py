@@ -7,11 +7,11 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from star.cli import _register, cli
+from star.cli import cli, register_commands
 
 
 def _run(*args: str) -> tuple[int, str, str]:
-    _register()
+    register_commands()
     result = CliRunner().invoke(cli, ["tasks", "preview", *args])
     return result.exit_code, result.stdout, result.stderr
 

@@ -10,9 +10,9 @@ import datasets
 import pytest
 
 from star.checker import check
+from star.config.tasks import GSM8KTaskConfig, UserDatasetTaskConfig
 from star.errors import DataError
 from star.tasks import build_task
-from star.tasks.config import GSM8KTaskConfig, UserDatasetTaskConfig
 
 WriteJsonl = Callable[[str, list[Any]], Path]
 

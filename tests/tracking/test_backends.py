@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from star.config.tracking import MlflowConfig, TensorboardConfig, TrackingConfig
 from star.tracking.base import SafeTracker, Tracker, flatten
-from star.tracking.config import MlflowConfig, TensorboardConfig, TrackingConfig
 from star.tracking.session import open_tracker
 
 sys.path.insert(0, str(Path(__file__).parent))

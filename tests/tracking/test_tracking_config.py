@@ -59,9 +59,9 @@ def test_installed_backends_and_none_pass_the_check() -> None:
 
 
 def test_star_run_with_a_missing_tracker_exits_2_before_touching_the_store(monkeypatch, tmp_path: Path) -> None:
-    from star.cli import _register, cli
+    from star.cli import cli, register_commands
 
-    _register()
+    register_commands()
     monkeypatch.setitem(sys.modules, "wandb", None)
     result = CliRunner().invoke(cli, ["run", "--set", "tracking.backend=wandb", "--db",
                                       f"sqlite:///{tmp_path}/star.db"])

@@ -12,6 +12,7 @@ import pytest
 
 import db.store as store
 from db.engine import open_store, session_factory
+from db.summaries import round_summaries
 from star.config import validate_config
 
 pytestmark = pytest.mark.slow
@@ -20,7 +21,7 @@ pytestmark = pytest.mark.slow
 def _summaries(database: str, run_name: str) -> dict[int, dict]:
     sessions = session_factory(open_store(database))
     with sessions() as session:
-        return {s["round"]: s for s in store.round_summaries(session, store.get_run(session, run_name))}
+        return {s["round"]: s for s in round_summaries(session, store.get_run(session, run_name))}
 
 
 def test_rounds_and_trainer_curves_land_in_mlflow_then_tensorboard(tmp_path: Path, tiny_model, ray_session,
@@ -28,7 +29,7 @@ def test_rounds_and_trainer_curves_land_in_mlflow_then_tensorboard(tmp_path: Pat
     from mlflow.tracking import MlflowClient
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-    from star.runner import run_star
+    from star.run.driver import run_star
 
     raw = tiny_round_config(tmp_path, tiny_model, run_name="tracked", database=f"sqlite:///{tmp_path}/star.db",
                             tracking={"backend": "mlflow"})

@@ -14,10 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from star.tiny_model import TinyModelRecipe, init_random_model, seed_examples
-from star.tracking.config import TrackingConfig
+from star.config.tracking import TrackingConfig
+from star.models.tiny import TinyModelRecipe, init_random_model, seed_examples
 from star.tracking.session import open_tracker
-from star.training import TrainSpec, train_sft
+from star.training.sft import train_sft
+from star.training.spec import TrainSpec
 
 pytestmark = pytest.mark.slow
 
@@ -39,7 +40,7 @@ def test_each_round_trains_into_its_own_offline_wandb_run_and_restores_the_envir
     # so the driver's run must not share a process with it here either.
     script = "\n".join([
         "import json, os, sys",
-        "from star.tiny_model import TinyModelRecipe, seed_examples",
+        "from star.models.tiny import TinyModelRecipe, seed_examples",
         "from star.training import TrainSpec, TrainerReport, train_sft",
         "root, reports = sys.argv[1], json.loads(sys.argv[2])",
         "for index, (name, env) in sorted(reports.items()):",
@@ -63,7 +64,7 @@ def test_each_round_trains_into_its_own_offline_wandb_run_and_restores_the_envir
 
 
 def test_a_reporting_failure_inside_training_does_not_fail_the_round(tmp_path: Path, monkeypatch, capfd) -> None:
-    from star.training import TrainerReport
+    from star.training.spec import TrainerReport
 
     monkeypatch.delenv("MLFLOW_ALLOW_FILE_STORE", raising=False)  # MLflow 3 refuses a file store: a real failure
     recipe = TinyModelRecipe()
@@ -80,8 +81,9 @@ def test_a_reporting_failure_inside_training_does_not_fail_the_round(tmp_path: P
 def test_the_trainer_gets_the_backend_callback_guarded_and_pointed_at_the_round_folder(tmp_path: Path) -> None:
     from transformers.integrations import TensorBoardCallback
 
-    from star.tracking.trainer_guard import GuardedCallback
-    from star.training import TrainerReport, _report_env, build_trainer
+    from star.training.report_guard import GuardedCallback
+    from star.training.sft import build_trainer, report_env
+    from star.training.spec import TrainerReport
 
     recipe = TinyModelRecipe()
     init_random_model(tmp_path / "init", recipe)
@@ -89,7 +91,7 @@ def test_the_trainer_gets_the_backend_callback_guarded_and_pointed_at_the_round_
                            env={"TENSORBOARD_LOGGING_DIR": str(tmp_path / "tb" / "train" / "round_1")})
     spec = TrainSpec(init_model=str(tmp_path / "init"), output_dir=str(tmp_path / "out"),
                      examples=seed_examples(recipe)[:8], max_steps=1, batch_size=8, report=report)
-    with _report_env(report):
+    with report_env(report):
         trainer = build_trainer(spec, tmp_path / "out", progress=False)  # built, not trained
     assert trainer.args.report_to == ["tensorboard"] and trainer.args.run_name == "round_1"
     (guarded,) = [cb for cb in trainer.callback_handler.callbacks if isinstance(cb, GuardedCallback)]

@@ -12,13 +12,13 @@ import pytest
 
 from db.models import Run
 from star.config import load_config
+from star.config.tasks import GSM8KTaskConfig
 from star.errors import StarError
 from star.tasks import build_task
 from star.tasks.base import Task
-from star.tasks.config import GSM8KTaskConfig
 from star.verifier import VerifierScorer
 from star.verifier.pairs import Pair
-from star.verifier.service import TrainingPlan, _chat_task
+from star.verifier.service import TrainingPlan, chat_task
 from star.verifier.training import FORMAT, MANIFEST, REFERENCE_DIR, DpoSettings, VerifierSpec, train_verifier
 
 GSM8K = Path(__file__).resolve().parents[2] / "tests" / "data" / "gsm8k"
@@ -81,7 +81,7 @@ def test_the_scorer_reads_chat_messages_as_the_engine_rendered_them(
 def test_a_chat_run_pairs_its_prompts_as_messages_and_trains_on_them(
         tmp_path: Path, tiny_model: Path, chat_template: str, one_thread: None) -> None:
     config = load_config(None, {"task": _chat_task_config()}).model_dump(mode="json")
-    task = _chat_task(Run(name="chat", config=config))
+    task = chat_task(Run(name="chat", config=config))
     assert task is not None and task.use_chat_template
     problems = task.train_problems()
     pairs = [Pair(i, task.prompt(p), COMPLETIONS[0], COMPLETIONS[1]) for i, p in enumerate(problems)]
@@ -103,9 +103,9 @@ def test_a_chat_run_pairs_its_prompts_as_messages_and_trains_on_them(
 
 
 def test_a_text_run_keeps_text_prompts_and_a_broken_chat_task_is_named(tmp_path: Path) -> None:
-    assert _chat_task(Run(name="plain", config={})) is None  # no task rebuilt for text prompts
+    assert chat_task(Run(name="plain", config={})) is None  # no task rebuilt for text prompts
     text_config = load_config(None, {"task": _chat_task_config(use_chat_template=False)}).model_dump(mode="json")
-    assert _chat_task(Run(name="plain", config=text_config)) is None
+    assert chat_task(Run(name="plain", config=text_config)) is None
     pair = Pair(0, "Q: 1+1\n", "2", "3")
     plain = TrainingPlan(run="plain", round_index=1, init="-", out=tmp_path, train=[pair], held_out=[], problems=1)
     assert plain.rows([pair]) == [pair.row()]
@@ -114,7 +114,7 @@ def test_a_text_run_keeps_text_prompts_and_a_broken_chat_task_is_named(tmp_path:
     moved["task"]["train_path"] = str(tmp_path / "moved.jsonl")
     with pytest.raises(StarError, match="run 'gone' sent its prompts through the model's chat template, and its "
                                         "task could not be rebuilt .*moved.jsonl.*restore the task's files"):
-        _chat_task(Run(name="gone", config=moved))
+        chat_task(Run(name="gone", config=moved))
 
     chat = TrainingPlan(run="chat", round_index=1, init="-", out=tmp_path, train=[pair], held_out=[], problems=1,
                         chat_task=_task())

@@ -12,11 +12,11 @@ from click.testing import CliRunner, Result
 
 from db.engine import open_store, session_factory
 from db.store import get_model, get_run
-from star.cli import _register, cli
+from star.cli import cli, register_commands
 from star.errors import StarError
 from star.verifier import VerifierScorer
 
-_register()
+register_commands()
 
 
 def star(*args: str) -> Result:

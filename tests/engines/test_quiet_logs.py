@@ -1,0 +1,66 @@
+"""Known-harmless vLLM notices are dropped in every engine process; everything else still shows."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import os
+from pathlib import Path
+
+import pytest
+
+from star.engines.quiet_logs import KNOWN_NOISE, KnownNoise, quiet_engine_logs, vllm_logging_config
+
+
+def _logged(messages: list[str]) -> str:
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.addFilter(KnownNoise())
+    logger = logging.getLogger("star-test-quiet-logs")
+    logger.addHandler(handler)
+    logger.propagate = False
+    try:
+        for message in messages:
+            logger.warning(message)
+    finally:
+        logger.removeHandler(handler)
+    return stream.getvalue()
+
+
+def test_each_known_notice_is_dropped_and_other_warnings_pass() -> None:
+    # the messages as vLLM 0.32 words them, with their variable parts
+    seen = ["This model does not officially support disabling chunked prefill. Disabling this manually may crash",
+            "Enforce eager set, disabling torch.compile, CUDAGraphs, and JIT kernel warmup.",
+            "Inductor compilation was disabled by user settings, optimizations ...",
+            "Triton is not installed. triton-cpu is expected on x86 CPUs.",
+            "Triton is installed, but doesn't include CPU backend. Disabling Triton.",
+            "Model Runner V2 requires Triton; using the V1 model runner instead.",
+            "libtcmalloc is not found in LD_PRELOAD. For best performance, ...",
+            "libiomp is not found in LD_PRELOAD. For best performance, ...",
+            "RotaryEmbedding: Failed to load weights", "ParallelLMHead: Failed to load weights"]
+    kept = ["LlamaDecoderLayer: Failed to load weights", "KV cache space is too small", "out of memory"]
+    assert all(any(part in message for message in seen) for part, _ in KNOWN_NOISE)  # each entry is tested
+    assert _logged(seen) == ""
+    assert _logged(kept).splitlines() == kept
+
+
+def test_the_engine_config_filters_vllms_handler(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("VLLM_LOGGING_CONFIG_PATH", raising=False)
+    monkeypatch.delenv("TORCH_CPP_LOG_LEVEL", raising=False)
+    monkeypatch.setenv("VLLM_LOGGING_LEVEL", "WARNING")
+    monkeypatch.setattr("tempfile.tempdir", str(tmp_path))
+    quiet_engine_logs()
+    written = json.loads(Path(os.environ["VLLM_LOGGING_CONFIG_PATH"]).read_text())
+    assert written == vllm_logging_config("WARNING")
+    assert written["handlers"]["vllm"]["filters"] == ["known_noise"]
+    assert written["filters"]["known_noise"]["()"] == "star.engines.quiet_logs.KnownNoise"
+    assert os.environ["TORCH_CPP_LOG_LEVEL"] == "ERROR"
+
+
+def test_a_users_own_logging_settings_win(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("VLLM_LOGGING_CONFIG_PATH", "/etc/my-vllm-logging.json")
+    monkeypatch.setenv("TORCH_CPP_LOG_LEVEL", "INFO")
+    quiet_engine_logs()
+    assert os.environ["VLLM_LOGGING_CONFIG_PATH"] == "/etc/my-vllm-logging.json"
+    assert os.environ["TORCH_CPP_LOG_LEVEL"] == "INFO"
