@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import random
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -135,6 +136,8 @@ def build_tiny_model(out_dir: Path, recipe: TinyModelRecipe, *, progress: bool =
 SHIPPED_MODEL = Path(__file__).parent / "data" / "tiny-seed-model"
 #: written into a shipped folder: the recipe it was built from
 RECIPE_FILE = "star-tiny-recipe.json"
+#: set to 1 to seed-train even a recipe whose build ships in the package
+FROM_SCRATCH_ENV = "STAR_TINY_FROM_SCRATCH"
 
 
 def shipped_model(recipe: TinyModelRecipe) -> Path | None:
@@ -144,6 +147,15 @@ def shipped_model(recipe: TinyModelRecipe) -> Path | None:
     except (OSError, ValueError):
         return None
     return SHIPPED_MODEL if shipped.get("key") == recipe.key() else None
+
+
+def packaged_copy(recipe: TinyModelRecipe) -> Path | None:
+    """The packaged build to copy instead of seed-training, unless $STAR_TINY_FROM_SCRATCH is set
+    (to 1, true or yes): then every seed, 0 included, is seed-trained on this machine, which is
+    how bench/embedded_builds.py --from-scratch measures a build as a new recipe would make it."""
+    if os.environ.get(FROM_SCRATCH_ENV, "").lower() in ("1", "true", "yes"):
+        return None
+    return shipped_model(recipe)
 
 
 def ship(built: Path, recipe: TinyModelRecipe, target: Path = SHIPPED_MODEL) -> Path:
@@ -170,7 +182,7 @@ def ensure_tiny_model(cache_dir: Path | None = None, recipe: TinyModelRecipe | N
     target = tiny_model_path(cache_dir, recipe)
     if not (target / "config.json").exists():
         target.parent.mkdir(parents=True, exist_ok=True)
-        packaged = shipped_model(recipe)
+        packaged = packaged_copy(recipe)
         if packaged is not None:
             _copy_whole(packaged, target)
         else:

@@ -26,13 +26,13 @@ def resolve_base_model(config: StarConfig, progress: Progress) -> str:
             return config.model
         with progress.spinner(f"preparing model {config.model} (first use: fetch and convert)"):
             return str(prepare_model(config.model, log=progress.log))
-    from star.models.tiny import ensure_tiny_model, shipped_model, tiny_model_path, tiny_recipe
+    from star.models.tiny import ensure_tiny_model, packaged_copy, tiny_model_path, tiny_recipe
 
     recipe = tiny_recipe(config.seed)  # `seed` also seeds the build: one cached model per seed
     target = tiny_model_path(recipe=recipe)
     activity = "seed-training the tiny model"
     if not (target / "config.json").exists():
-        if shipped_model(recipe) is not None:
+        if packaged_copy(recipe) is not None:
             activity = "copying the packaged tiny model"
             progress.log(f"using the packaged tiny arithmetic model of seed {config.seed} "
                          f"(copied into {target.parent})")

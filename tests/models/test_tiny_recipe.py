@@ -87,6 +87,16 @@ def test_the_package_ships_the_default_build_of_the_current_recipe() -> None:
     assert (SHIPPED_MODEL / "model.safetensors").stat().st_size > 1_000_000
 
 
+def test_from_scratch_skips_the_packaged_copy(monkeypatch) -> None:
+    """bench/embedded_builds.py --from-scratch measures seed 0 as a build, not as the packaged weights."""
+    from star.models.tiny import FROM_SCRATCH_ENV, SHIPPED_MODEL, packaged_copy
+
+    monkeypatch.delenv(FROM_SCRATCH_ENV, raising=False)
+    assert packaged_copy(tiny_recipe(0)) == SHIPPED_MODEL
+    monkeypatch.setenv(FROM_SCRATCH_ENV, "1")
+    assert packaged_copy(tiny_recipe(0)) is None
+
+
 def test_an_empty_cache_gets_the_shipped_weights_without_a_build(tmp_path: Path) -> None:
     import torch
     from safetensors.torch import load_file
