@@ -16,6 +16,7 @@ import json
 import logging
 import os
 import tempfile
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -61,10 +62,25 @@ def vllm_logging_config(level: str) -> dict[str, Any]:
     }
 
 
+#: Python warnings vLLM 0.32 triggers in torch on import (`torch.distributed.reduce_op` is deprecated):
+#: vLLM's code, not star's, and nothing a user can change
+KNOWN_WARNINGS = (("ignore", FutureWarning, "vllm.triton_utils.dispatcher"),)
+
+
 def quiet_engine_logs() -> None:
     """Before vLLM is imported in this process: its processes log through KnownNoise, and torch's C++
-    layer (its NUMA-binding notice) says only errors. A user's own settings of either win."""
+    layer (its NUMA-binding notice) says only errors. A user's own settings of either win.
+
+    vLLM logs a few notices while it is imported, before its logging config applies; those reach
+    the handlers this process already has, or Python's last-resort handler when it has none (Ray
+    forwards either to the driver), so KnownNoise goes on those too.
+    """
     os.environ.setdefault("TORCH_CPP_LOG_LEVEL", "ERROR")
+    for handler in [*logging.getLogger().handlers, *([logging.lastResort] if logging.lastResort else [])]:
+        if not any(isinstance(f, KnownNoise) for f in handler.filters):
+            handler.addFilter(KnownNoise())
+    for action, category, module in KNOWN_WARNINGS:
+        warnings.filterwarnings(action, category=category, module=module)
     if "VLLM_LOGGING_CONFIG_PATH" in os.environ:
         return
     text = json.dumps(vllm_logging_config(os.environ.get("VLLM_LOGGING_LEVEL", "INFO")), sort_keys=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import threading
@@ -20,6 +21,9 @@ from star.engines.placement import (
 from star.engines.vllm_engine import EngineSpec
 from star.loop.context import Handles
 from star.tasks.base import Task
+
+#: the Ray logger that announces token auth on a new local cluster
+RAY_AUTH_LOGGER = "ray._private.authentication.authentication_token_setup"
 
 
 @dataclass
@@ -46,9 +50,10 @@ def init_ray(config: StarConfig) -> None:
     address, source = resolve_ray_address(config.ray_address)
     probe_ray_address(address, source)
     if address == "local":
-        # A private instance gets token auth, Ray 2.60's default for a new local cluster; saying so
-        # explicitly keeps Ray's console notice about that default out of every run.
-        os.environ.setdefault("RAY_AUTH_MODE", "token")
+        # A private instance gets token auth (Ray 2.60's default for a new local cluster), and Ray
+        # announces that default on every start; setting RAY_AUTH_MODE here instead is too late
+        # (Ray reads it at import), so the one notice is filtered.
+        quiet_local_auth_notice()
     # Workers inherit this; the engine reads it before vLLM starts.
     os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", str(max(1, int(config.generators.cpu_kv_cache_gb))))
     ours = signal.getsignal(signal.SIGTERM)
@@ -58,6 +63,18 @@ def init_ray(config: StarConfig) -> None:
         # ray.init replaces the SIGTERM handler with sys.exit(15); keep the driver's own
         # (star/run/lifecycle.py), which also ignores a second SIGTERM while the run is cleaned up.
         signal.signal(signal.SIGTERM, ours)
+
+
+class _AuthNotice(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "Token authentication is enabled for this Ray cluster" not in record.getMessage()
+
+
+def quiet_local_auth_notice() -> None:
+    """Keep Ray's notice that a new local cluster uses token auth out of the console (once per process)."""
+    logger = logging.getLogger(RAY_AUTH_LOGGER)
+    if not any(isinstance(f, _AuthNotice) for f in logger.filters):
+        logger.addFilter(_AuthNotice())
 
 
 def engine_spec(config: StarConfig, model_path: str) -> EngineSpec:

@@ -64,3 +64,15 @@ def test_a_users_own_logging_settings_win(monkeypatch: pytest.MonkeyPatch) -> No
     quiet_engine_logs()
     assert os.environ["VLLM_LOGGING_CONFIG_PATH"] == "/etc/my-vllm-logging.json"
     assert os.environ["TORCH_CPP_LOG_LEVEL"] == "INFO"
+
+
+def test_notices_logged_before_vllms_config_are_filtered_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    """vLLM warns while it is imported, before its config applies: Python's last-resort handler prints it."""
+    monkeypatch.setenv("VLLM_LOGGING_CONFIG_PATH", "/unused")
+    monkeypatch.setattr(logging, "lastResort", logging.StreamHandler(io.StringIO()))
+    quiet_engine_logs()
+    unconfigured = logging.getLogger("star-test-unconfigured.vllm.triton_utils")
+    unconfigured.propagate = False  # no handler anywhere: Python falls back to its last-resort handler
+    unconfigured.warning("Triton is installed, but doesn't include CPU backend. Disabling Triton.")
+    unconfigured.warning("something vLLM really means")
+    assert logging.lastResort.stream.getvalue() == "something vLLM really means\n"
