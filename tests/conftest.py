@@ -22,6 +22,20 @@ from pathlib import Path
 import pytest
 
 
+#: fixtures that start Ray or a real round: a test that uses one belongs to the slow lane
+SLOW_FIXTURES = frozenset({"ray_session", "start_real_run", "kill_partway", "real_round_config"})
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """`pytest -m "not slow"` is the fast lane (no Ray, vLLM or training): a test that starts Ray
+    through a fixture without the `slow` mark is a collection error, so the lane cannot rot."""
+    unmarked = [item.nodeid for item in items if item.get_closest_marker("slow") is None
+                and SLOW_FIXTURES & set(getattr(item, "fixturenames", ()))]
+    if unmarked:
+        raise pytest.UsageError("these tests use Ray or a real round (" + ", ".join(sorted(SLOW_FIXTURES)) +
+                                ") but are not marked slow:\n  " + "\n  ".join(unmarked))
+
+
 def tiny_round_config(tmp_path: Path, model: Path, *, samples: int = 2, hinted: int = 4, eval_per_digits: int = 8,
                       **overrides: object) -> dict:
     """A real round small enough for 2 CPU cores (about a minute on the tiny model): 1-2 digit sums,
@@ -55,21 +69,37 @@ TEST_LR_SCHEDULE = "constant_with_warmup"
 
 @pytest.fixture(scope="session")
 def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Path of a seed-trained tiny arithmetic model (built once per session).
+    """Path of the tests' pinned tiny arithmetic model: a copy of tests/data/tiny-test-model.
 
-    Set STAR_TEST_MODEL_CACHE to a folder to reuse it across sessions while developing.
+    Set STAR_TEST_MODEL_CACHE to a folder to reuse the copy across sessions while developing.
     """
-    from star.models.tiny import TinyModelRecipe, ensure_tiny_model
+    from star.models.tiny import ensure_tiny_model
 
     cache = os.environ.get("STAR_TEST_MODEL_CACHE")
     cache_dir = Path(cache) if cache else tmp_path_factory.mktemp("models")
-    # A fixed build of the tiny model: it solves most 1-digit and some 2-digit sums,
-    # so a round has accepted, failed and rationalized problems. Its seed, seed set and schedule are
-    # pinned (the demo's recipe before 4- and 5-digit seed examples were added) so that the
-    # tests' thresholds do not move when the demo's recipe is tuned.
-    recipe = TinyModelRecipe(seed=1234, seed_counts=TEST_SEED_COUNTS, uneven_counts=(),
-                             lr_schedule=TEST_LR_SCHEDULE)
-    return ensure_tiny_model(cache_dir, recipe, progress=False)
+    # The copy is what every test session and machine starts from; a recipe that no longer matches
+    # the shipped one is built instead (test_the_tests_ship_their_pinned_model fails then).
+    return ensure_tiny_model(cache_dir, pinned_test_recipe(), progress=False, shipped=TEST_MODEL)
+
+
+@pytest.fixture(name="tiny_model_recipe", scope="session")
+def _tiny_model_recipe() -> object:
+    """The recipe of `tiny_model` (tests/ is not a package, so test modules cannot import it)."""
+    return pinned_test_recipe()
+
+
+#: the shipped build of pinned_test_recipe() (its README says how it was made)
+TEST_MODEL = Path(__file__).resolve().parent / "data" / "tiny-test-model"
+
+
+def pinned_test_recipe():
+    """A fixed build of the tiny model: it solves most 1-digit and some 2-digit sums, so a round has
+    accepted, failed and rationalized problems. Its seed, seed set and schedule are pinned (the demo's
+    recipe before 4- and 5-digit seed examples were added) so that the tests' thresholds do not move
+    when the demo's recipe is tuned."""
+    from star.models.tiny import TinyModelRecipe
+
+    return TinyModelRecipe(seed=1234, seed_counts=TEST_SEED_COUNTS, uneven_counts=(), lr_schedule=TEST_LR_SCHEDULE)
 
 
 

@@ -140,22 +140,23 @@ RECIPE_FILE = "star-tiny-recipe.json"
 FROM_SCRATCH_ENV = "STAR_TINY_FROM_SCRATCH"
 
 
-def shipped_model(recipe: TinyModelRecipe) -> Path | None:
-    """The packaged copy of `recipe`'s build, if the package ships that exact recipe."""
+def shipped_model(recipe: TinyModelRecipe, folder: Path = SHIPPED_MODEL) -> Path | None:
+    """The shipped copy of `recipe`'s build in `folder` (the package's, by default), if that folder
+    holds that exact recipe."""
     try:
-        shipped = json.loads((SHIPPED_MODEL / RECIPE_FILE).read_text())
+        shipped = json.loads((folder / RECIPE_FILE).read_text())
     except (OSError, ValueError):
         return None
-    return SHIPPED_MODEL if shipped.get("key") == recipe.key() else None
+    return folder if shipped.get("key") == recipe.key() else None
 
 
-def packaged_copy(recipe: TinyModelRecipe) -> Path | None:
+def packaged_copy(recipe: TinyModelRecipe, folder: Path = SHIPPED_MODEL) -> Path | None:
     """The packaged build to copy instead of seed-training, unless $STAR_TINY_FROM_SCRATCH is set
     (to 1, true or yes): then every seed, 0 included, is seed-trained on this machine, which is
     how bench/embedded_builds.py --from-scratch measures a build as a new recipe would make it."""
     if os.environ.get(FROM_SCRATCH_ENV, "").lower() in ("1", "true", "yes"):
         return None
-    return shipped_model(recipe)
+    return shipped_model(recipe, folder)
 
 
 def ship(built: Path, recipe: TinyModelRecipe, target: Path = SHIPPED_MODEL) -> Path:
@@ -176,13 +177,14 @@ def tiny_model_path(cache_dir: Path | None = None, recipe: TinyModelRecipe | Non
 
 
 def ensure_tiny_model(cache_dir: Path | None = None, recipe: TinyModelRecipe | None = None,
-                      *, progress: bool = True) -> Path:
-    """Path of the cached tiny model, building it first if it is not there yet."""
+                      *, progress: bool = True, shipped: Path = SHIPPED_MODEL) -> Path:
+    """Path of the cached tiny model: copied from `shipped` when that folder holds this recipe's build,
+    else built (seed-trained) the first time."""
     recipe = recipe or TinyModelRecipe()
     target = tiny_model_path(cache_dir, recipe)
     if not (target / "config.json").exists():
         target.parent.mkdir(parents=True, exist_ok=True)
-        packaged = packaged_copy(recipe)
+        packaged = packaged_copy(recipe, shipped)
         if packaged is not None:
             _copy_whole(packaged, target)
         else:

@@ -87,6 +87,16 @@ def test_the_package_ships_the_default_build_of_the_current_recipe() -> None:
     assert (SHIPPED_MODEL / "model.safetensors").stat().st_size > 1_000_000
 
 
+def test_the_tests_ship_their_pinned_model(tiny_model_recipe, tiny_model: Path) -> None:
+    """Changing the tests' recipe without rebuilding tests/data/tiny-test-model fails here."""
+    from star.models.tiny import shipped_model
+
+    shipped = Path(__file__).resolve().parents[1] / "data" / "tiny-test-model"
+    assert shipped_model(tiny_model_recipe, shipped) == shipped, (
+        "tests/data/tiny-test-model is not the build of the tests' recipe: rebuild it as its README says")
+    assert (tiny_model / "model.safetensors").read_bytes() == (shipped / "model.safetensors").read_bytes()
+
+
 def test_from_scratch_skips_the_packaged_copy(monkeypatch) -> None:
     """bench/embedded_builds.py --from-scratch measures seed 0 as a build, not as the packaged weights."""
     from star.models.tiny import FROM_SCRATCH_ENV, SHIPPED_MODEL, packaged_copy
