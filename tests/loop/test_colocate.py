@@ -21,6 +21,8 @@ from star.loop.acceptance import CheckItem, ScoredItem
 from star.loop.train import TrainingFailed, train_round
 from star.training.spec import TrainResult, TrainSpec
 
+pytestmark = pytest.mark.slow  # real Ray actors (fakes for the workers)
+
 COLOCATED = {"colocate": True, "generators": {"gpus_per_generator": 1}, "trainer": {"gpus": 1}}
 RESTARTABLE = {"num_cpus": 0, "max_restarts": -1, "max_task_retries": 0}
 

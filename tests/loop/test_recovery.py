@@ -15,6 +15,8 @@ from star.loop.acceptance import CheckItem, ScoredItem
 from star.loop.train import TrainingFailed, train_with_retry
 from star.training.spec import TrainResult, TrainSpec
 
+pytestmark = pytest.mark.slow  # real Ray actors (fakes for the workers)
+
 RESTARTABLE = {"num_cpus": 0, "max_restarts": -1, "max_task_retries": 0}
 SPEC = TrainSpec(init_model="base", output_dir="out", examples=[])
 

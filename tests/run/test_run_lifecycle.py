@@ -240,8 +240,10 @@ def test_sigterm_marks_the_run_stopped_and_releases_the_lease(tmp_path: Path) ->
     url = f"sqlite:///{tmp_path}/star.db"
     proc, _ = _start_driver(tmp_path, url)
     first = _heartbeat_at(url)
-    time.sleep(1.0)
-    assert _heartbeat_at(url) > first  # the heartbeat thread refreshes the lease
+    deadline = time.monotonic() + 120  # a bound against a hang; a loaded machine may take a while
+    while _heartbeat_at(url) <= first:  # the heartbeat thread refreshes the lease
+        assert time.monotonic() < deadline, "the heartbeat was never refreshed"
+        time.sleep(0.1)
     assert _run_row(url, "sig") == ("running", None, True)
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=20)

@@ -140,10 +140,9 @@ def test_daemon_stop_interrupts_the_firing_and_the_next_start_retries_it(harness
     while not harness.invocations():
         assert time.monotonic() < deadline
         time.sleep(0.1)
-    started = time.monotonic()
     scheduler.stop.set()  # what SIGTERM does
-    daemon.join(timeout=60)
-    assert not daemon.is_alive() and time.monotonic() - started < 30
+    daemon.join(timeout=120)  # a bound against a hang, not a timing: the firing below says it was interrupted
+    assert not daemon.is_alive()
     firing = harness.history()[0]
     assert firing["status"] == "failed" and firing["error"].startswith("interrupted")
     harness.fake_args = []

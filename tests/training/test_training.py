@@ -10,9 +10,7 @@ from star.models.tiny import TinyModelRecipe, init_random_model, seed_examples
 from star.training.sft import train_sft
 from star.training.spec import TrainSpec
 
-pytestmark = pytest.mark.slow
-
-
+@pytest.mark.slow  # real TRL training
 @pytest.mark.parametrize("lora_rank", [None, 4])
 def test_training_writes_a_loadable_checkpoint_with_new_weights(tmp_path: Path, lora_rank) -> None:
     import torch

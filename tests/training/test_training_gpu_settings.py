@@ -14,9 +14,6 @@ from star.precision import declare_dtype
 from star.training.sft import batch_plan, build_trainer, train_sft
 from star.training.spec import TrainSpec
 
-pytestmark = pytest.mark.slow
-
-
 def _spec(model: Path, out: Path, **kw) -> TrainSpec:
     fields = {"examples": seed_examples(TinyModelRecipe())[:40], "batch_size": 8, "learning_rate": 1e-3} | kw
     return TrainSpec(init_model=str(model), output_dir=str(out), **fields)
@@ -40,6 +37,7 @@ def test_built_trainer_micro_batches_and_takes_max_length_from_the_spec(tiny_mod
     assert args.gradient_checkpointing is False  # None on a CPU: off
 
 
+@pytest.mark.slow  # real TRL training
 def test_micro_batched_epoch_takes_one_step_per_global_batch(tiny_model: Path, tmp_path: Path) -> None:
     # 40 examples at global batch 8 = 5 optimizer steps; without accumulation, micro 2 would give 20
     result = train_sft(_spec(tiny_model, tmp_path / "out", micro_batch_size=2, epochs=1.0,
@@ -55,6 +53,7 @@ def test_gradient_checkpointing_can_be_forced_on(tiny_model: Path, tmp_path: Pat
     assert trainer.args.gradient_checkpointing_kwargs == {"use_reentrant": False}
 
 
+@pytest.mark.slow  # real TRL training
 def test_examples_longer_than_max_length_are_counted(tiny_model: Path, tmp_path: Path) -> None:
     short = [row for row in seed_examples(TinyModelRecipe()) if len(row["prompt"] + row["completion"]) < 100]
     examples = short[:16]  # each under 100 characters (= tokens), so only the 3 lengthened ones pass 150
@@ -71,6 +70,7 @@ def test_training_max_length_is_its_own_field_else_the_engines() -> None:
                                                   "training.max_length": 512})) == 512
 
 
+@pytest.mark.slow  # real TRL training
 @pytest.mark.parametrize(("declared", "stored"), [("float32", "F32"), ("bfloat16", "BF16")])
 def test_checkpoint_is_saved_in_the_dtype_the_base_declares(tmp_path: Path, declared: str, stored: str) -> None:
     from safetensors import safe_open
