@@ -214,10 +214,15 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=1, help="timing runs per measurement (best is kept)")
     parser.add_argument("--timeout", type=float, default=5.0)
     parser.add_argument("--cold", action="store_true", help="time fresh pools without the MATH-500 warm-up")
+    parser.add_argument("--cases-limit", type=int, help="use only the first N math-verify cases")
+    parser.add_argument("--smoke", action="store_true",
+                        help="Tiny sizes, so CI checks that the bench runs and prints its table (the numbers mean nothing).")
     args = parser.parse_args()
+    if args.smoke:
+        vars(args).update({"gsm8k_limit": 40, "cases_limit": 40, "workers": 1, "cold": True})
 
     gsm = gsm8k_pairs(args.gsm8k_limit)
-    cases = load_cases(args.mv_tests or fetch_mv_tests())
+    cases = load_cases(args.mv_tests or fetch_mv_tests())[: args.cases_limit]
     mv_pairs = [(c.pred, c.gold) for c in cases]
     warm = warm_pairs(not args.cold)
     results = [

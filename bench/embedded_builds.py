@@ -1,13 +1,16 @@
 """The embedded default over several seed-model builds: does the gain hold on every build?
 
-For each seed N this runs `star run --set seed=N` as a new user would (its own
-empty model cache, so seed N's tiny model is seed-trained from scratch, never
-the packaged copy), in its own folder and SQLite store, then prints held-out
-accuracy per round and per digit count for every build, the mean and spread
-across builds, and plots mean accuracy per digit count per round with the
-builds' range shaded.
+For each seed N this runs `star run --set seed=N` as a new user would, with its
+own empty model cache, in its own folder and SQLite store, then prints held-out
+accuracy per round and per digit count for every build, the right 5-digit direct
+samples per round (the frontier), the mean and spread across builds, and plots
+mean accuracy per digit count per round with the builds' range shaded.
 
-    python bench/embedded_builds.py --seeds 0 1 2 [--rounds 3] [--out bench-builds]
+Seed 0's build ships in the package, so a new user's seed-0 run copies it; every
+other seed is seed-trained on first use. With --from-scratch seed 0 is
+seed-trained too (STAR_TINY_FROM_SCRATCH=1), as a new recipe's builds would be.
+
+    python bench/embedded_builds.py --seeds 0 1 2 [--rounds 3] [--out bench-builds] [--from-scratch]
     python bench/embedded_builds.py --collect DIR ...   # tables and plot from runs already made
 
 A run's folder is `<out>/seed-<N>`; an existing run there is resumed, not
@@ -29,10 +32,12 @@ from typing import Any
 DIGITS = range(1, 6)
 
 
-def run_build(seed: int, rounds: int, folder: Path, extra: list[str]) -> float:
+def run_build(seed: int, rounds: int, folder: Path, extra: list[str], from_scratch: bool = False) -> float:
     """`star run` of the embedded default with run seed `seed`, from an empty model cache; wall seconds."""
     folder.mkdir(parents=True, exist_ok=True)
     env = os.environ | {"XDG_CACHE_HOME": str(folder / "cache")}
+    if from_scratch:
+        env["STAR_TINY_FROM_SCRATCH"] = "1"
     command = [sys.executable, "-m", "star", "run", "--quiet", "--rounds", str(rounds), "--run-name", folder.name,
                "--db", f"sqlite:///{folder / 'star.db'}", "--storage", str(folder / "runs"),
                "--set", f"seed={seed}", *extra]
@@ -55,11 +60,25 @@ def load_rounds(folder: Path) -> list[dict[str, Any]]:
     return rows
 
 
+def right_samples(folder: Path, digits: int = 5) -> list[int]:
+    """Right direct samples of `digits`-digit training problems per round 1..N (the frontier's size)."""
+    import sqlite3
+    from contextlib import closing
+
+    query = ("SELECT r.round_index, count(*) FROM attempts a JOIN problems p ON p.id = a.problem_id "
+             "JOIN rounds r ON r.id = a.round_id WHERE a.kind = 'direct' AND a.correct "
+             "AND json_extract(p.metadata, '$.digits') = ? GROUP BY r.round_index")
+    with closing(sqlite3.connect(f"file:{folder / 'star.db'}?mode=ro", uri=True)) as conn:
+        counts = dict(conn.execute(query, (digits,)).fetchall())
+        last = conn.execute("SELECT max(round_index) FROM rounds WHERE status = 'done'").fetchone()[0] or 0
+    return [counts.get(index, 0) for index in range(1, last + 1)]
+
+
 def _pct(value: float | None) -> str:
     return "–" if value is None else f"{100 * value:.1f}"
 
 
-def print_tables(builds: dict[str, list[dict[str, Any]]]) -> None:
+def print_tables(builds: dict[str, list[dict[str, Any]]], frontier: dict[str, list[int]]) -> None:
     from rich.console import Console
     from rich.table import Table
 
@@ -80,6 +99,9 @@ def print_tables(builds: dict[str, list[dict[str, Any]]]) -> None:
         summary.add_row(str(index), _spread(overall), _spread(gain),
                         *(_spread([rows[index][d] or 0.0 for rows in builds.values()]) for d in (4, 5)))
     console.print(summary)
+    for name, samples in frontier.items():
+        console.print(f"{name}: right 5-digit direct samples in rounds 1..{len(samples)}: "
+                      f"{', '.join(map(str, samples))}")
     for name, rows in builds.items():
         steps = [b["accuracy"] - a["accuracy"] for a, b in zip(rows, rows[1:])]
         console.print(f"{name}: +{100 * (rows[-1]['accuracy'] - rows[0]['accuracy']):.1f} points over "
@@ -126,20 +148,32 @@ def main() -> None:
                         help="Run folders already made (each named after its run); only tables and plot.")
     parser.add_argument("--title", default="Embedded default", help="What the plot's title calls the runs.")
     parser.add_argument("--set", dest="overrides", action="append", default=[], help="Extra `star run --set`.")
+    parser.add_argument("--from-scratch", action="store_true",
+                        help="Seed-train every build, seed 0 included, instead of copying the packaged one.")
+    parser.add_argument("--smoke", action="store_true",
+                        help="One round of the packaged build on a few 1-2 digit sums, so CI checks that the bench "
+                             "runs and prints its tables (the numbers mean nothing).")
     args = parser.parse_args()
+    if args.smoke:
+        args.seeds, args.rounds, args.from_scratch = [0], 1, False
+        args.overrides += ["task.max_digits=2", "task.train_per_digits=6", "task.eval_per_digits=4",
+                           "sampling.samples_per_problem=1", "evaluation.samples=0", "training.base_steps=2"]
 
     builds: dict[str, list[dict[str, Any]]] = {}
+    folders: list[Path] = []
     if args.collect:
         for folder in args.collect:
+            folders.append(folder.resolve())
             builds[folder.resolve().name] = load_rounds(folder.resolve())
     else:
         extra = [item for override in args.overrides for item in ("--set", override)]
         for seed in args.seeds:
             folder = (args.out / f"seed-{seed}").resolve()
-            seconds = run_build(seed, args.rounds, folder, extra)
+            seconds = run_build(seed, args.rounds, folder, extra, from_scratch=args.from_scratch)
+            folders.append(folder)
             print(f"seed {seed}: star run took {seconds / 60:.1f} min (seed-model build included)")
             builds[folder.name] = load_rounds(folder)
-    print_tables(builds)
+    print_tables(builds, {folder.name: right_samples(folder) for folder in folders})
     args.out.mkdir(parents=True, exist_ok=True)
     print(f"plot: {plot(builds, args.out / 'embedded-builds.png', args.title)}")
 

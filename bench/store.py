@@ -253,7 +253,11 @@ def main() -> None:
     parser.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "star-bench")
     parser.add_argument("--pg-server", default=os.environ.get("STAR_BENCH_PG", "postgresql://postgres@127.0.0.1:5432"))
     parser.add_argument("--json-out", type=Path, default=None, help="also write the results as JSON")
+    parser.add_argument("--smoke", action="store_true",
+                        help="Tiny sizes, so CI checks that the bench runs and prints its table (the numbers mean nothing).")
     args = parser.parse_args()
+    if args.smoke:
+        vars(args).update({"rows": 2_000, "batch": 500, "repeat": 3})
     args.workdir.mkdir(parents=True, exist_ok=True)
     corpus = Corpus()
     results = {b: bench_backend(b, args, corpus) for b in args.backends.split(",")}

@@ -331,7 +331,11 @@ def main() -> None:
                         help="run TRL at the nice value Ray gives the actor (15), as on a shared machine it matters")
     parser.add_argument("--threads", type=int,
                         help="torch threads of both sides (default: the actor's, as Ray sets them in a round)")
+    parser.add_argument("--smoke", action="store_true",
+                        help="Tiny sizes, so CI checks that the bench runs and prints its table (the numbers mean nothing).")
     args = parser.parse_args()
+    if args.smoke:
+        vars(args).update({"steps": 2, "batch_size": 8, "max_length": 64, "repeats": 1})
 
     workdir = Path(tempfile.mkdtemp(prefix="star-bench-training-"))
     if args.random_init_config:
