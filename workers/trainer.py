@@ -6,6 +6,7 @@ import os
 
 import ray
 
+from star.training.release import release_gpu_cache, run_releasing
 from star.training.sft import with_cpu_threads
 from star.training.spec import TrainResult, TrainSpec
 
@@ -19,10 +20,8 @@ class TrainerActor:
             return train_in_group(spec, spec.group, scratch=_group_scratch(spec))
         from star.training.publish import train_and_publish  # torch/trl import inside the actor
 
-        try:
-            return train_and_publish(with_cpu_threads(spec))
-        finally:
-            release_gpu_cache()
+        # the GPU memory goes back even when training fails: a colocated engine wakes up on this GPU next
+        return run_releasing(lambda: train_and_publish(with_cpu_threads(spec)), release_gpu_cache)
 
     def ready(self) -> bool:
         return True
@@ -32,19 +31,3 @@ def _group_scratch(spec: TrainSpec) -> str | None:
     """Ray Train's run folder (logs only): beside the node's checkpoint cache when one is set."""
     cache = spec.publish.cache_dir if spec.publish else None
     return os.path.join(os.path.abspath(os.path.expanduser(cache)), "ray_train") if cache else None
-
-
-def release_gpu_cache() -> None:
-    """Give the GPU memory PyTorch still caches after training back to the device.
-
-    This process outlives the round; without this its allocator keeps the training peak reserved,
-    and an engine sharing the GPU (colocate) could not wake up next to it. The model and optimizer
-    are unreachable by now, but hold reference cycles, hence the collection first.
-    """
-    import gc
-
-    import torch
-
-    if torch.cuda.is_available():
-        gc.collect()
-        torch.cuda.empty_cache()

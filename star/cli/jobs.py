@@ -62,6 +62,10 @@ def submit_command(config_path: Path | None, address: str | None, run_name: str 
         raise ConfigError("--set ray_address is not for jobs: a job always joins the cluster it runs on")
     database_url = os.environ.get("STAR_DATABASE_URL")
     check_cluster_paths(config, config.database or database_url)  # still offline: nothing sent yet
+    from star.run.preflight import memory_warnings_for
+
+    for warning in memory_warnings_for(config, config.model):  # an estimate: warned about, not refused
+        click.echo(f"warning: {warning}", err=True)
     client = connect(address)
     source = str(config_path) if config_path else "the embedded default"
     with tempfile.TemporaryDirectory(prefix="star-job-") as staging:
@@ -87,6 +91,11 @@ def _wait(client, submission_id: str) -> None:  # type: ignore[no-untyped-def]
                    f"(`star jobs stop {submission_id}` stops it)", err=True)
         sys.exit(130)
     click.echo(f"job {submission_id}: {status}", err=True)
+    if status == "FAILED":  # the log stream may have shown nothing of why: read it again
+        from star.jobs.failure import read_failure
+
+        for line in read_failure(client, submission_id, status):
+            click.echo(line, err=True)
     sys.exit(0 if status == "SUCCEEDED" else 1)
 
 

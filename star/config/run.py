@@ -139,6 +139,9 @@ class GeneratorsConfig(_Section):
         description="Seconds to wait for the GPUs of tensor-parallel engines (one placement group each, all GPUs "
                     "on one node) before the run fails; allow for an autoscaler starting a GPU node.",
     )
+    gpu_memory_gb: float | None = Field(None, gt=0.0, le=10000.0, description=(
+        "GPU memory (GB) of each engine GPU, for the memory check: `star submit` and `star run` warn when the "
+        "weights leave no KV cache for one max_model_len sequence (star/config/memory.py). None: not checked."))
 
 
 class TrainerConfig(_Section):
@@ -150,6 +153,18 @@ class TrainerConfig(_Section):
     strategy: Literal["ddp", "fsdp"] = Field("ddp", description=(
         "How workers > 1 split the model: ddp keeps a full replica per worker; fsdp shards weights, "
         "gradients and optimizer state (for models whose full fine-tune does not fit one GPU)."))
+    resources: dict[str, float] = Field(default_factory=dict, description=(
+        "Custom Ray resources each training process asks for (the trainer actor, or each worker of a group), "
+        "e.g. {gpu_worker_8x: 1} to keep training on the node type that has them (ray_cluster.yaml). With "
+        "colocate the trainer shares the engine's bundle: steer both with generators.resources."))
+    same_node: bool = Field(False, description=(
+        "Keep all workers of a training group on one node (Ray Train's STRICT_PACK placement), so DDP / FSDP "
+        "traffic stays on the node's GPU links instead of the network; the preflight refuses a cluster with no "
+        "node that holds the whole group. Off: workers may spread over nodes (PACK)."))
+    gpu_memory_gb: float | None = Field(None, gt=0.0, le=10000.0, description=(
+        "GPU memory (GB) of each trainer GPU, for the memory check: `star submit` and `star run` warn when the "
+        "estimated peak (star/config/memory.py, at micro_batch_size examples of max_length tokens) exceeds it. "
+        "None: not checked."))
 
     @model_validator(mode="after")
     def _workers_share_gpus(self) -> "TrainerConfig":
@@ -282,6 +297,10 @@ class StarConfig(_Section):
     @model_validator(mode="after")
     def _colocation_fits(self) -> "StarConfig":
         problem = colocate_problem(self.generators, self.trainer) if self.colocate else None
+        if self.colocate and self.trainer.resources and not problem:
+            # the colocated trainer takes a share of the engine's bundle, which holds generators.resources
+            problem = ("colocate puts the trainer in the engine's placement-group bundle, so trainer.resources "
+                       "cannot steer it; move them to generators.resources (they steer both) or set colocate: false")
         if problem:
             raise ValueError(problem)
         return self

@@ -8,8 +8,11 @@
 - The checkpoint folder must be the same folder on every node (a shared mount),
   or the next round's generators cannot load the checkpoint the trainer wrote.
 - Every GPU request must fit on one alive node: a tensor-parallel engine's GPUs
-  (star/engines/placement.py) and the trainer's. Otherwise its placement group or actor
-  would wait for a node that does not exist.
+  (star/engines/placement.py) and the trainer's, with the custom resources that steer
+  them to a node type, and a `trainer.same_node` group as a whole. Otherwise its
+  placement group or actor would wait for a node that does not exist.
+- GPU memory: with `gpu_memory_gb` set, the estimate of star/config/memory.py is
+  compared with it and what will not fit is warned about (not refused: it is an estimate).
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from typing import TYPE_CHECKING
 from star.errors import StarError
 
 if TYPE_CHECKING:
-    from star.config import GeneratorsConfig, TrainerConfig
+    from star.config import GeneratorsConfig, StarConfig, TrainerConfig
 
 PROBE_CONNECT_TIMEOUT_S = 3.0
 PROBE_TASK_TIMEOUT_S = 120.0
@@ -221,21 +224,26 @@ def read_probe(path: str) -> tuple[str | None, str]:
 def check_gpu_requests(generators: GeneratorsConfig, trainer: TrainerConfig,
                        ray_nodes: Sequence[Mapping]) -> None:
     """Each engine's and the trainer's GPUs must fit on one alive node (`ray_nodes`: as
-    `ray.nodes()` returns them). Totals, not free GPUs: busy GPUs free up, and the
-    placement group's ready timeout covers that."""
+    `ray.nodes()` returns them), with the custom resources that steer them there. Totals, not
+    free GPUs: busy GPUs free up, and the placement group's ready timeout covers that."""
     alive = [dict(n.get("Resources") or {}) for n in ray_nodes if n.get("Alive")]
-    _check_fits("generators.gpus_per_generator", generators.gpus_per_generator, generators.resources, alive,
-                "one engine's GPUs (tensor parallel)")
+    _check_fits("generators.gpus_per_generator", generators.gpus_per_generator, "generators.resources",
+                generators.resources, alive, "one engine's GPUs (tensor parallel)")
     from star.training.group import worker_count
 
     workers = worker_count(trainer)
     if workers == 1:
-        _check_fits("trainer.gpus", trainer.gpus, {}, alive, "the trainer actor's GPUs")
+        _check_fits("trainer.gpus", trainer.gpus, "trainer.resources", trainer.resources, alive,
+                    "the trainer actor's GPUs")
+    elif trainer.same_node:
+        check_group_on_one_node(trainer, workers, alive)
     else:  # a worker group may span nodes; each worker's GPUs are on one
-        _check_fits("trainer.gpus", trainer.gpus // workers, {}, alive, f"each of the {workers} training workers' GPUs")
+        _check_fits("trainer.gpus", trainer.gpus // workers, "trainer.resources", trainer.resources, alive,
+                    f"each of the {workers} training workers' GPUs")
 
 
-def _check_fits(field: str, gpus: int, resources: Mapping[str, float], alive: list[dict], what: str) -> None:
+def _check_fits(field: str, gpus: int, resources_field: str, resources: Mapping[str, float], alive: list[dict],
+                what: str) -> None:
     if gpus == 0:
         return
     largest = max((node.get("GPU", 0.0) for node in alive), default=0.0)
@@ -244,9 +252,45 @@ def _check_fits(field: str, gpus: int, resources: Mapping[str, float], alive: li
     if largest < gpus:
         raise ClusterError(f"{field} is {gpus}: {what} must be on one node, but the largest alive Ray node has "
                            f"{largest:g} GPUs; {fix}")
-    fitting = [node for node in alive if node.get("GPU", 0.0) >= gpus
-               and all(node.get(name, 0.0) >= amount for name, amount in resources.items())]
-    if not fitting:
-        raise ClusterError(f"{field} is {gpus} and generators.resources is {dict(resources)}, but no alive Ray node "
-                           f"has both {gpus} GPUs and those resources; start a node with both, or change "
-                           "generators.resources")
+    if not any(_holds(node, {"GPU": gpus, **resources}) for node in alive):
+        raise ClusterError(f"{field} is {gpus} and {resources_field} is {dict(resources)}, but no alive Ray node "
+                           f"has both {gpus} GPUs and those resources; start a node with both (an autoscaling "
+                           f"cluster must keep one of that node type up: min_workers >= 1), or change "
+                           f"{resources_field}")
+
+
+def check_group_on_one_node(trainer: TrainerConfig, workers: int, alive: list[dict]) -> None:
+    """trainer.same_node: the whole group (Ray Train's STRICT_PACK placement group) on one node, or
+    the group would wait for a node that never comes; nodes of another type cannot stand in."""
+    per_worker = {"GPU": trainer.gpus / workers, "CPU": float(trainer.cpus) if trainer.gpus else 0.0,
+                  **trainer.resources}
+    group = {name: amount * workers for name, amount in per_worker.items() if amount}
+    if any(_holds(node, group) for node in alive):
+        return
+    shown = ", ".join(f"{name} {amount:g}" for name, amount in group.items())
+    raise ClusterError(
+        f"trainer.same_node is true: all {workers} training workers must share one node ({shown}), but no alive "
+        "Ray node holds that; start a node of the type that does (an autoscaling cluster must keep one up: "
+        "min_workers >= 1), lower trainer.gpus or trainer.cpus, or set trainer.same_node to false to let the "
+        "group span nodes")
+
+
+def _holds(node: Mapping[str, float], request: Mapping[str, float]) -> bool:
+    return all(node.get(name, 0.0) >= amount for name, amount in request.items())
+
+
+# --- GPU memory -------------------------------------------------------------------------------------
+
+
+def memory_warnings_for(config: StarConfig, model: str) -> list[str]:
+    """What will not fit the GPU memory the config names (trainer/generators.gpu_memory_gb), from the
+    model's config.json found here without a download; a note instead when the shape is unknown."""
+    from star.config.memory import memory_warnings, read_model_shape
+
+    if not (config.trainer.gpu_memory_gb or config.generators.gpu_memory_gb):
+        return []
+    shape = read_model_shape(model)
+    if shape is None:
+        return [(f"GPU memory not estimated: no config.json of {model} here (a local folder or the Hugging Face "
+                 f"cache); `hf download {model} config.json` makes it readable")]
+    return memory_warnings(config, shape)

@@ -103,13 +103,15 @@ def start_workers(config: StarConfig, model_path: str, task: Task) -> Workers:
     """
     import ray
 
-    from star.run.preflight import check_gpu_requests
+    from star.run.preflight import check_gpu_requests, memory_warnings_for
     from workers.checker_pool import CheckerActor
     from workers.generator import GeneratorActor
     from workers.trainer import TrainerActor
 
     # Before any group waits for a node that does not exist: every GPU request must fit one node.
     check_gpu_requests(config.generators, config.trainer, ray.nodes())
+    for warning in memory_warnings_for(config, model_path):  # an estimate: warned about, not refused
+        logging.getLogger(__name__).warning("warning: %s", warning)
     spec = engine_spec(config, model_path)
     restart = {"max_restarts": config.recovery.max_restarts, "max_task_retries": 0}
     workers = Workers(generators=[], checker=None, trainer=None)
@@ -143,9 +145,11 @@ def trainer_options(trainer: TrainerConfig) -> dict:
         # Ray Train's workers inherit this; its print patch breaks the stdout capture that
         # datasets' fingerprinting (dill) relies on, which then prints bytecode into the log
         return {"num_cpus": 0, "num_gpus": 0, "runtime_env": {"env_vars": {"RAY_TRAIN_ENABLE_PRINT_PATCH": "0"}}}
+    # custom resources steer the trainer to a node type (trainer.resources), as generators.resources do engines
+    extra = {"resources": dict(trainer.resources)} if trainer.resources else {}
     if trainer.gpus == 0:
-        return {"num_cpus": 0, "num_gpus": 0}
-    return {"num_cpus": trainer.cpus, "num_gpus": trainer.gpus}
+        return {"num_cpus": 0, "num_gpus": 0, **extra}
+    return {"num_cpus": trainer.cpus, "num_gpus": trainer.gpus, **extra}
 
 
 def generator_actor_options(config: StarConfig, groups: list, index: int) -> dict:

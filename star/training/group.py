@@ -52,7 +52,8 @@ def group_plan(trainer: "TrainerConfig") -> GroupPlan | None:
     gpus_per_worker = trainer.gpus // workers  # the config checks that it divides
     return GroupPlan(workers=workers, gpus_per_worker=gpus_per_worker,
                      cpus_per_worker=float(trainer.cpus) if gpus_per_worker else CPU_TOKEN,
-                     strategy=trainer.strategy)
+                     strategy=trainer.strategy, resources=dict(trainer.resources),
+                     placement="STRICT_PACK" if trainer.same_node else "PACK")
 
 
 def train_in_group(spec: "TrainSpec", plan: GroupPlan, scratch: str | None = None) -> "TrainResult":
@@ -64,7 +65,8 @@ def train_in_group(spec: "TrainSpec", plan: GroupPlan, scratch: str | None = Non
     from ray.train import FailureConfig, RunConfig, ScalingConfig
     from ray.train.torch import TorchConfig, TorchTrainer
 
-    resources = {"CPU": plan.cpus_per_worker, **({"GPU": float(plan.gpus_per_worker)} if plan.use_gpu else {})}
+    resources = {"CPU": plan.cpus_per_worker, **({"GPU": float(plan.gpus_per_worker)} if plan.use_gpu else {}),
+                 **plan.resources}
     # Ray Train keeps only metrics reported with a checkpoint; rank 0 hands its result over here instead
     box = ray.remote(_ResultBox).options(num_cpus=0).remote()
     try:
@@ -73,7 +75,7 @@ def train_in_group(spec: "TrainSpec", plan: GroupPlan, scratch: str | None = Non
             train_loop_config={"spec": spec, "strategy": plan.strategy, "box": box},
             torch_config=TorchConfig(backend="nccl" if plan.use_gpu else "gloo"),
             scaling_config=ScalingConfig(num_workers=plan.workers, use_gpu=plan.use_gpu,
-                                         resources_per_worker=resources),
+                                         resources_per_worker=resources, placement_strategy=plan.placement),
             # a new Ray Train run each call: a reused name would load the earlier run's state
             run_config=RunConfig(name=_run_name(spec), storage_path=scratch or tempfile.gettempdir(),
                                  failure_config=FailureConfig(max_failures=GROUP_RETRIES)),

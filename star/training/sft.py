@@ -8,7 +8,7 @@ Loss is on the completion only (TRL's prompt/completion dataset format).
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
@@ -53,7 +53,7 @@ def train_sft(spec: TrainSpec, *, progress: bool = True) -> TrainResult:
         finally:
             _end_report_run(spec.report)
     steps = int(output.global_step)
-    save_checkpoint(trainer, spec, tmp_dir, final_dir)
+    largest = count_then_save(step_examples, lambda: save_checkpoint(trainer, spec, tmp_dir, final_dir))
     return TrainResult(
         output_dir=str(final_dir),
         steps=steps,
@@ -62,8 +62,22 @@ def train_sft(spec: TrainSpec, *, progress: bool = True) -> TrainResult:
         truncated=truncated,
         tokens=int(trainer.state.num_input_tokens_seen) if trainer.args.include_num_input_tokens_seen != "no" else None,
         train_seconds=output.metrics.get("train_runtime"),
-        largest_step=step_examples.largest_step(),
+        largest_step=largest,
     )
+
+
+def count_then_save(step_examples: StepExamples, save: Callable[[], None]) -> int | None:
+    """The step count's all-reduce first, then the save; the count.
+
+    Under DDP / FSDP only rank 0 writes the checkpoint (up to ~15 GB for a 7B model), while the
+    other ranks return from `save` at once. A collective after the save would keep them waiting in
+    it for the whole write, and a write longer than the process group's timeout (Ray Train's
+    TorchConfig.timeout_s, 1,800 s) would fail the round. FSDP's gathering of the full state
+    dict inside `save` is itself a collective that every rank joins; that one is short.
+    """
+    largest = step_examples.largest_step()
+    save()
+    return largest
 
 
 def batch_plan(batch_size: int, micro_batch_size: int | None, devices: int = 1) -> tuple[int, int]:

@@ -43,6 +43,11 @@ class GroupPlan:
     #: and Ray refuses a placement group bundle that asks for nothing
     cpus_per_worker: float
     strategy: Strategy = "ddp"
+    #: custom Ray resources each worker asks for (`trainer.resources`): they keep the group on a node type
+    resources: dict[str, float] = field(default_factory=dict)
+    #: Ray Train's placement strategy: PACK (workers may spread over nodes) or STRICT_PACK
+    #: (`trainer.same_node`: the whole group on one node)
+    placement: str = "PACK"
 
     @property
     def use_gpu(self) -> bool:

@@ -13,11 +13,16 @@ from typing import Any
 class StepExamples:
     """Attached to an HF Trainer: rows fed to forward/backward, grouped by optimizer step."""
 
-    def __init__(self, trainer) -> None:
-        from transformers import TrainerCallback
-
+    def __init__(self, trainer=None) -> None:
         self.current = 0
         self.per_step: list[int] = []
+        if trainer is not None:
+            self.attach(trainer)
+
+    def attach(self, trainer) -> None:
+        """Count the rows of every training step of `trainer` from now on."""
+        from transformers import TrainerCallback
+
         counter = self
 
         class _OnStepEnd(TrainerCallback):
@@ -36,7 +41,12 @@ class StepExamples:
 
     def largest_step(self) -> int | None:
         """The most examples one optimizer step saw, summed over the process group (the last
-        step of an epoch may see fewer); None before any step."""
+        step of an epoch may see fewer); None before any step.
+
+        A collective: every rank of a group must call it, and before rank 0 alone saves the
+        checkpoint (star/training/sft.py: count_then_save), or the other ranks would wait in this
+        all-reduce for the whole save, past the process group's timeout (Ray Train: 1,800 s).
+        """
         totals = _sum_over_processes(self.per_step)
         return max(totals) if totals else None
 

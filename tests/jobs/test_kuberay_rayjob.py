@@ -49,6 +49,8 @@ def test_rayjob_runs_star_run_on_its_configmap_and_shuts_the_cluster_down(tmp_pa
     _, job = _config_file(tmp_path)
     spec = job["spec"]
     assert spec["shutdownAfterJobFinishes"] is True
+    # KubeRay deletes the RayCluster at the job's end time + this TTL: minutes, not an hour of idle GPUs
+    assert 0 <= spec.get("ttlSecondsAfterFinished", 0) <= 300
     assert spec["rayClusterSpec"]["authOptions"]["mode"] == "token"
     head = spec["rayClusterSpec"]["headGroupSpec"]
     assert head["rayStartParams"]["num-gpus"] == "0"
@@ -77,7 +79,9 @@ def test_the_worker_pods_hold_every_engine_and_the_trainer(tmp_path: Path) -> No
     config = load_config(path)
     (group,) = job["spec"]["rayClusterSpec"]["workerGroupSpecs"]
     limits = group["template"]["spec"]["containers"][0]["resources"]["limits"]
-    pod = {"CPU": float(limits["cpu"]), "GPU": float(limits["nvidia.com/gpu"])}
+    # what Ray reports for each pod: CPUs and GPUs from the limits, custom resources from the group's `resources`
+    pod = {"CPU": float(limits["cpu"]), "GPU": float(limits["nvidia.com/gpu"]),
+           **{name: float(amount) for name, amount in group.get("resources", {}).items()}}
     # No autoscaler in the manifest: the pods KubeRay starts are all there will be.
     assert "enableInTreeAutoscaling" not in job["spec"]["rayClusterSpec"]
     assert group["replicas"] == group["minReplicas"] == group["maxReplicas"]
@@ -87,7 +91,8 @@ def test_the_worker_pods_hold_every_engine_and_the_trainer(tmp_path: Path) -> No
     # and all of them at once (star/engines/placement.py: a one-GPU engine asks for 1 GPU and 1 CPU)
     gen = config.generators
     assert gen.gpus_per_generator == 1, "tensor-parallel engines would need placement groups packed per node"
-    requests = [{"GPU": config.trainer.gpus, "CPU": config.trainer.cpus}] + [{"GPU": 1, "CPU": 1}] * gen.count
+    requests = ([{"GPU": config.trainer.gpus, "CPU": config.trainer.cpus, **config.trainer.resources}]
+                + [{"GPU": 1, "CPU": 1, **gen.resources}] * gen.count)
     free = [dict(pod) for _ in range(group["replicas"])]
     for request in requests:  # biggest first, first fit
         node = next((n for n in free if all(n[k] >= v for k, v in request.items())), None)
