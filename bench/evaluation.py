@@ -53,7 +53,8 @@ def _context(model: str, per_digits: int, tmp: Path):
     from star.loop.context import RunContext
     from star.progress import Progress
     from star.run.driver import store_problems
-    from star.run.workers import init_ray, start_workers
+    from star.run.ray_start import init_ray
+    from star.run.workers import start_workers
     from star.tasks import build_task
 
     config = validate_config({

@@ -105,7 +105,8 @@ def compare(options: BenchOptions, workdir: Path) -> dict[str, list[Measurement]
     import ray
 
     from star.config import TrainerConfig, validate_config
-    from star.run.workers import init_ray, trainer_options
+    from star.run.ray_start import init_ray
+    from star.run.workers import trainer_options
     from workers.trainer import TrainerActor
 
     examples = bench_examples(options.shots)[:options.examples]

@@ -121,7 +121,8 @@ def _drive(config: StarConfig, sessions: sessionmaker[Session], run_name: str, u
     from star.loop.context import RunContext
     from star.loop.rounds import run_rounds
     from star.run.preflight import check_model_path
-    from star.run.workers import init_ray, start_workers, stop_workers
+    from star.run.ray_start import init_ray
+    from star.run.workers import start_workers, stop_workers
     from star.tasks import build_task
 
     base_model = resolve_base_model(config, progress)
@@ -135,7 +136,7 @@ def _drive(config: StarConfig, sessions: sessionmaker[Session], run_name: str, u
                                       dataset_hash=digest, rows=n_rows)
     progress.log(f"run {run_name}: {len(train)} training problems, {len(held_out)} held-out, "
                  f"model {base_model}, store {url}")
-    init_ray(config)
+    init_ray(config, log=progress.log)
     # absolute: trainers on other nodes write the same path; a URI stays as written
     storage = config.storage if is_uri(config.storage) else str(Path(config.storage).resolve())
     preflight_cluster(parse_url(url).get_backend_name(), storage)

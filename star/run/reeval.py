@@ -25,7 +25,8 @@ from star.evaluation.heldout import load_verifier
 from star.loop.evaluate import evaluate_unstored
 from star.progress import Progress
 from star.run.driver import store_problems
-from star.run.workers import init_ray, start_workers, stop_workers
+from star.run.ray_start import init_ray
+from star.run.workers import start_workers, stop_workers
 from star.storage.runs import checkpoint_exists
 from star.tasks import build_task
 

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
-import signal
-import threading
 from dataclasses import dataclass, field
 
 from star.config import StarConfig, TrainerConfig
@@ -22,9 +19,6 @@ from star.engines.vllm_engine import EngineSpec
 from star.loop.context import Handles
 from star.tasks.base import Task
 
-#: the Ray logger that announces token auth on a new local cluster
-RAY_AUTH_LOGGER = "ray._private.authentication.authentication_token_setup"
-
 
 @dataclass
 class Workers(Handles):
@@ -33,48 +27,6 @@ class Workers(Handles):
     (star/engines/placement.py); removed by stop_workers."""
 
     placement_groups: list = field(default_factory=list)
-
-
-def init_ray(config: StarConfig) -> None:
-    """Start a private local Ray (no ray_address) or join a cluster that answers.
-
-    Never ray.init(address=None): that joins whatever cluster this machine
-    started last, and retries a dead one for minutes (star/run/preflight.py).
-    """
-    import ray
-
-    from star.run.preflight import probe_ray_address, resolve_ray_address
-
-    if ray.is_initialized():
-        return
-    address, source = resolve_ray_address(config.ray_address)
-    probe_ray_address(address, source)
-    if address == "local":
-        # A private instance gets token auth (Ray 2.60's default for a new local cluster), and Ray
-        # announces that default on every start; setting RAY_AUTH_MODE here instead is too late
-        # (Ray reads it at import), so the one notice is filtered.
-        quiet_local_auth_notice()
-    # Workers inherit this; the engine reads it before vLLM starts.
-    os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", str(max(1, int(config.generators.cpu_kv_cache_gb))))
-    ours = signal.getsignal(signal.SIGTERM)
-    ray.init(address=address, include_dashboard=False, logging_level="WARNING",
-             log_to_driver=True, configure_logging=True)
-    if callable(ours) and threading.current_thread() is threading.main_thread():
-        # ray.init replaces the SIGTERM handler with sys.exit(15); keep the driver's own
-        # (star/run/lifecycle.py), which also ignores a second SIGTERM while the run is cleaned up.
-        signal.signal(signal.SIGTERM, ours)
-
-
-class _AuthNotice(logging.Filter):
-    def filter(self, record: logging.LogRecord) -> bool:
-        return "Token authentication is enabled for this Ray cluster" not in record.getMessage()
-
-
-def quiet_local_auth_notice() -> None:
-    """Keep Ray's notice that a new local cluster uses token auth out of the console (once per process)."""
-    logger = logging.getLogger(RAY_AUTH_LOGGER)
-    if not any(isinstance(f, _AuthNotice) for f in logger.filters):
-        logger.addFilter(_AuthNotice())
 
 
 def engine_spec(config: StarConfig, model_path: str) -> EngineSpec:

@@ -121,7 +121,8 @@ class HookedProgress(Progress):
 def start_run(config: StarConfig, progress: Progress) -> RunContext:
     """What `star run` sets up (store, problems, real workers), keeping the context for the test."""
     from star.run.driver import store_problems
-    from star.run.workers import init_ray, start_workers
+    from star.run.ray_start import init_ray
+    from star.run.workers import start_workers
 
     sessions = session_factory(open_store(config.database))
     task = build_task(config.task)

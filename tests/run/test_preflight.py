@@ -111,7 +111,7 @@ def _in_private_ray(script: list[str], ray_tmp: Path, timeout: int = 240) -> sub
 INIT = """
 import sys, time
 import ray
-from star.run.workers import init_ray
+from star.run.ray_start import init_ray
 from star.config import load_config
 start = time.monotonic()
 init_ray(load_config(None, {"ray_address": sys.argv[1]} if sys.argv[1] != "none" else {}))
