@@ -21,7 +21,6 @@ from pathlib import Path
 
 import pytest
 
-
 #: fixtures that start Ray or a real round: a test that uses one belongs to the slow lane
 SLOW_FIXTURES = frozenset({"ray_session", "start_real_run", "kill_partway", "real_round_config"})
 
@@ -177,10 +176,11 @@ def ray_session(_local_ray_shutdown: None) -> Iterator[None]:
     """
     import ray
 
+    from star.run.ray_start import start_ray
+
     os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")
-    if not ray.is_initialized():
-        ray.init(address="local", num_cpus=2, include_dashboard=False, logging_level="WARNING",
-                 log_to_driver=False)
+    if not ray.is_initialized():  # started as `star run` starts it, retried if the node misses Ray's 30 s
+        start_ray("local", log=print, num_cpus=2, log_to_driver=False)
     yield
 
 

@@ -81,6 +81,11 @@ def quiet_engine_logs() -> None:
             handler.addFilter(KnownNoise())
     for action, category, module in KNOWN_WARNINGS:
         warnings.filterwarnings(action, category=category, module=module)
+    # the engine's own processes (spawned, so nothing set here reaches them but the environment)
+    spec = ",".join(f"{action}::{category.__name__}:{module}" for action, category, module in KNOWN_WARNINGS)
+    given = os.environ.get("PYTHONWARNINGS", "")
+    if spec not in given:
+        os.environ["PYTHONWARNINGS"] = f"{given},{spec}" if given else spec
     if "VLLM_LOGGING_CONFIG_PATH" in os.environ:
         return
     text = json.dumps(vllm_logging_config(os.environ.get("VLLM_LOGGING_LEVEL", "INFO")), sort_keys=True)

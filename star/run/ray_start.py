@@ -11,6 +11,7 @@ import os
 import signal
 import threading
 from collections.abc import Callable
+from typing import Any
 
 from star.config import StarConfig
 
@@ -51,14 +52,16 @@ def init_ray(config: StarConfig, log: Callable[[str], None] = lambda message: No
         signal.signal(signal.SIGTERM, ours)
 
 
-def start_ray(address: str, log: Callable[[str], None]) -> None:
-    """ray.init; a local start whose node did not register within Ray's 30 s is started again."""
+def start_ray(address: str, log: Callable[[str], None], **options: Any) -> None:
+    """ray.init (with star's options, or `options` over them); a local start whose node did not
+    register within Ray's 30 s is started again."""
     import ray
 
+    settings = {"include_dashboard": False, "logging_level": "WARNING", "log_to_driver": True,
+                "configure_logging": True} | options
     for attempt in range(1, LOCAL_START_TRIES + 1):
         try:
-            ray.init(address=address, include_dashboard=False, logging_level="WARNING",
-                     log_to_driver=True, configure_logging=True)
+            ray.init(address=address, **settings)
             return
         except Exception as exc:  # noqa: BLE001 - Ray raises a bare Exception for this timeout
             if address != "local" or _NODE_START_TIMEOUT not in str(exc) or attempt == LOCAL_START_TRIES:

@@ -56,6 +56,11 @@ def test_the_engine_config_filters_vllms_handler(tmp_path: Path, monkeypatch: py
     assert written["handlers"]["vllm"]["filters"] == ["known_noise"]
     assert written["filters"]["known_noise"]["()"] == "star.engines.quiet_logs.KnownNoise"
     assert os.environ["TORCH_CPP_LOG_LEVEL"] == "ERROR"
+    # spawned engine processes get the warnings filter through the environment, once
+    monkeypatch.setenv("PYTHONWARNINGS", "error::DeprecationWarning")
+    quiet_engine_logs()
+    quiet_engine_logs()
+    assert os.environ["PYTHONWARNINGS"] == "error::DeprecationWarning,ignore::FutureWarning:vllm.triton_utils.dispatcher"
 
 
 def test_a_users_own_logging_settings_win(monkeypatch: pytest.MonkeyPatch) -> None:
