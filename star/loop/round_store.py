@@ -150,7 +150,8 @@ class RoundStore:
             store.record_model(
                 session, run=store.get_run(session, self.run_name), round_index=index, path=result.output_dir,
                 parent=parent, base=base, train_examples=result.examples, steps=result.steps,
-                metrics={"final_loss": result.final_loss, "init": init, "truncated": result.truncated},
+                metrics={"final_loss": result.final_loss, "init": init, "truncated": result.truncated,
+                         "examples_digest": result.examples_digest},
             )
 
     def record_metrics(self, index: int, metrics: dict[str, float], *, split: str = "eval") -> None:

@@ -16,7 +16,7 @@ from typing import Any
 
 from star.training.checkpoint import save_checkpoint
 from star.training.prompts import count_truncated, render_prompts
-from star.training.spec import TrainerReport, TrainResult, TrainSpec
+from star.training.spec import TrainerReport, TrainResult, TrainSpec, examples_digest
 from star.training.step_examples import StepExamples
 
 
@@ -63,6 +63,7 @@ def train_sft(spec: TrainSpec, *, progress: bool = True) -> TrainResult:
         tokens=int(trainer.state.num_input_tokens_seen) if trainer.args.include_num_input_tokens_seen != "no" else None,
         train_seconds=output.metrics.get("train_runtime"),
         largest_step=largest,
+        examples_digest=examples_digest(spec.examples),
     )
 
 

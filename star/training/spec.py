@@ -6,6 +6,8 @@ the trainer actor and a Ray Train worker group all read the same types.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -114,3 +116,12 @@ class TrainResult:
     #: the most examples one optimizer step saw, summed over all processes: counted, not
     #: configured (it should be batch_size; an epoch's last step may see fewer)
     largest_step: int | None = None
+    #: `examples_digest` of the rows this training saw, recorded with the checkpoint, so what the
+    #: trainer was sent can be held against the accepted attempts in the store (tests/loop/test_learning.py)
+    examples_digest: str | None = None
+
+
+def examples_digest(examples: list[dict[str, Any]]) -> str:
+    """A SHA-256 of training rows ({"prompt", "completion"}), independent of their order."""
+    rows = sorted(json.dumps([row["prompt"], row["completion"]], ensure_ascii=False) for row in examples)
+    return hashlib.sha256("\n".join(rows).encode()).hexdigest()

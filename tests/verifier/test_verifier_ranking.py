@@ -43,8 +43,9 @@ def test_trained_verifier_prefers_held_out_correct_rationales(tmp_path: Path, ti
     scorer.model = scorer.reference
     untrained = _accuracy(scorer, held_out)
     assert untrained == 0.5
-    # The tiny model's build differs between machines, and so does this accuracy: 96 steps on 384
-    # pairs gave 0.70 and 0.75 (two DPO seeds) on one build, under a 0.75 bar that another build
-    # had passed. With 192 steps on 768 pairs one build measured 0.80 and 0.81; 0.70 over 300 pairs
-    # is still far from chance (0.5, standard error 0.03) and leaves room for other builds.
-    assert trained >= 0.70, f"held-out pair accuracy {trained:.2f} (untrained {untrained:.2f})"
+    # The tests' model is now a shipped copy (tests/data/tiny-test-model), the same weights on every
+    # machine. On it, this training gave 0.813, 0.747, 0.857, 0.813 and 0.837 held-out pair accuracy with
+    # DPO seeds 0-4 (2026-12-07, AMD EPYC; seed 0 is this test's): mean 0.813, standard deviation 0.041.
+    # The bar is the mean less two deviations, far from chance (0.5; the standard error of an accuracy
+    # over 300 pairs is about 0.025).
+    assert trained >= 0.73, f"held-out pair accuracy {trained:.2f} (untrained {untrained:.2f})"
