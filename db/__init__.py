@@ -9,6 +9,7 @@ Modules, in the order data flows through them:
 - `db.store`   what the loop writes and reads back (batched, idempotent)
 - `db.queries` listing runs and rationales, one attempt in full
 - `db.export`  JSONL / Parquet / Hugging Face datasets for TRL (SFT and DPO pairs)
+- `db.check`   `star db check`: the loop's invariants, asked in SQL (check_*.py)
 
 This package imports nothing from `star/`. docs/schema.md documents the tables.
 """

@@ -40,6 +40,7 @@ def cli() -> None:
 
 def register_commands() -> None:
     from star.cli import check as check_cmds
+    from star.cli import db_check  # noqa: F401  (adds `star db check` to the db group on import)
     from star.cli import evaluate as eval_cmds
     from star.cli import jobs as job_cmds
     from star.cli import models as model_cmds
