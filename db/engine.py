@@ -129,6 +129,11 @@ def connect_error(shown: str, exc: DBAPIError) -> str:
     )
 
 
+def require_head(conn: Connection, shown: str) -> None:
+    """StoreError naming the fix unless the database is at the newest schema (never migrates)."""
+    _ensure_schema(conn, shown, auto=False)
+
+
 def _ensure_schema(conn: Connection, shown: str, *, auto: bool) -> None:
     head = migrate.head_revision()
     current = migrate.current_revision(conn)

@@ -185,8 +185,9 @@ class Attempt(Base):
         CheckConstraint(f"kind IN {ATTEMPT_KINDS!r}", name="kind"),
         # `star rationales` and exports read rounds in (round_id, id) order.
         Index(None, "round_id", "id"),
-        # --problem and DPO pairing look attempts up by problem.
-        Index(None, "problem_id"),
+        # --problem, a problem's story (star problem) and DPO pairing look attempts up by
+        # problem, and the story reads a few rounds of it at a time (revision 0007).
+        Index(None, "problem_id", "round_id"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -212,6 +213,44 @@ class Attempt(Base):
     run: Mapped[Run] = relationship()
     round: Mapped[Round] = relationship()
     problem: Mapped[Problem] = relationship()
+
+
+class ProblemRound(Base):
+    """What happened to one problem in one round: attempts per kind, how many right, how many accepted.
+
+    Maintained by triggers on `attempts` (revision 0007: on insert, on a changed
+    verdict, on delete), never written by star itself, so it agrees with the
+    attempts whoever writes them. A problem's story, flips and run comparisons
+    read these ~K times fewer rows instead of the attempts.
+    """
+
+    __tablename__ = "problem_rounds"
+    # WITHOUT ROWID on SQLite: rows live in their primary key's b-tree, so the per-attempt upsert
+    # of the insert trigger updates one b-tree instead of two.
+    __table_args__ = (Index(None, "problem_id", "round_id"), {"sqlite_with_rowid": False})
+
+    round_id: Mapped[int] = mapped_column(ForeignKey("rounds.id", ondelete="CASCADE"), primary_key=True)
+    problem_id: Mapped[int] = mapped_column(ForeignKey("problems.id"), primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"))
+    direct: Mapped[int] = mapped_column(Integer, default=0)
+    direct_correct: Mapped[int] = mapped_column(Integer, default=0)
+    direct_accepted: Mapped[int] = mapped_column(Integer, default=0)
+    rationalized: Mapped[int] = mapped_column(Integer, default=0)
+    rationalized_correct: Mapped[int] = mapped_column(Integer, default=0)
+    rationalized_accepted: Mapped[int] = mapped_column(Integer, default=0)
+    eval: Mapped[int] = mapped_column(Integer, default=0)
+    eval_correct: Mapped[int] = mapped_column(Integer, default=0)
+    eval_sample: Mapped[int] = mapped_column(Integer, default=0)
+    eval_sample_correct: Mapped[int] = mapped_column(Integer, default=0)
+
+
+#: Full-text search objects that exist on one backend only (revision 0007), kept out of
+#: `alembic check`: SQLite's FTS5 table and its shadow tables; PostgreSQL's tsvector table and
+#: the queue of attempts waiting to be indexed. db/search_index.py reads and writes them.
+SEARCH_TABLES = frozenset({
+    "attempts_fts", "attempts_fts_data", "attempts_fts_idx", "attempts_fts_docsize", "attempts_fts_config",
+    "attempts_fts_content", "attempt_search", "search_queue",
+})
 
 
 class Model(Base):

@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Integer, any_, func, literal, select
+from sqlalchemy import ColumnElement, Integer, any_, func, literal, select, tuple_
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session, joinedload
 
@@ -20,16 +20,18 @@ from db.store import get_round, get_run
 
 _LIKE_SPECIAL = re.compile(r"[/%_]")  # escaped so --contains is a literal substring
 # Everything attempt_dict() reads, fetched in the same query.
-_ATTEMPT_CONTEXT = (joinedload(Attempt.problem), joinedload(Attempt.round), joinedload(Attempt.run))
+ATTEMPT_CONTEXT = (joinedload(Attempt.problem), joinedload(Attempt.round), joinedload(Attempt.run))
 
 
-def list_runs(session: Session) -> list[dict[str, Any]]:
-    """Every run, oldest first, with its number of rounds and latest round index."""
+def list_runs(session: Session, *, limit: int | None = None, offset: int = 0) -> list[dict[str, Any]]:
+    """Every run (or a page of `limit` from `offset`), oldest first, with its number of rounds and latest round."""
     query = (
         select(Run, func.count(Round.id), func.max(Round.index))
         .outerjoin(Round, Round.run_id == Run.id)
         .group_by(Run.id)
         .order_by(Run.id)
+        .limit(limit)
+        .offset(offset)
     )
     drivers = {
         run_id: (f"pid {pid} on {host}" + (f" (Ray job {job})" if job else ""), beat)
@@ -65,6 +67,36 @@ class RationaleFilter:
     correct: bool | None = None
     contains: str | None = None  # case-insensitive substring of the completion
     limit: int = 20
+    search: str | None = None  # full-text query (db/search.py): words, "a phrase", OR, -word
+    accepted: bool | None = None
+    after_id: int | None = None  # only attempts with a larger id: the next page after this one
+
+
+def check_filter(flt: RationaleFilter) -> None:
+    """StoreError naming the bad option of `flt`, if any."""
+    if flt.kind is not None and flt.kind not in ATTEMPT_KINDS:
+        raise StoreError(f"unknown attempt kind {flt.kind!r}; use one of {', '.join(ATTEMPT_KINDS)}")
+    if flt.limit < 1:
+        raise StoreError(f"--limit must be at least 1, got {flt.limit}")
+
+
+def attempt_conditions(flt: RationaleFilter) -> list[ColumnElement[bool]]:
+    """The conditions on `attempts` of every filter but run, round, search and after_id."""
+    conditions: list[ColumnElement[bool]] = []
+    if flt.problem is not None:
+        conditions.append(Attempt.problem_id.in_(select(Problem.id).where(Problem.external_id == flt.problem)))
+    if flt.kind is not None:
+        conditions.append(Attempt.kind == flt.kind)
+    if flt.correct is not None:
+        conditions.append(Attempt.correct.is_(flt.correct))
+    if flt.accepted is not None:
+        conditions.append(Attempt.accepted.is_(flt.accepted))
+    if flt.contains:
+        # ILIKE on PostgreSQL (lower(x) LIKE lower(y), as icontains() writes it, is
+        # several times slower there); SQLite's LIKE ignores ASCII case anyway.
+        pattern = "%" + _LIKE_SPECIAL.sub(r"/\g<0>", flt.contains) + "%"
+        conditions.append(Attempt.completion.ilike(pattern, escape="/"))
+    return conditions
 
 
 def round_ids(session: Session, run: Run, round_index: int | None) -> list[int]:
@@ -91,27 +123,17 @@ def in_rounds(session: Session, ids: list[int]) -> ColumnElement[bool]:
 def list_rationales(session: Session, flt: RationaleFilter) -> list[Attempt]:
     """Attempts matching `flt`, by round and then in the order they were stored.
 
+    `flt.search` is ignored here: db/search.py's search_rationales answers it.
     Unknown run or round -> StoreError.
     """
-    if flt.kind is not None and flt.kind not in ATTEMPT_KINDS:
-        raise StoreError(f"unknown attempt kind {flt.kind!r}; use one of {', '.join(ATTEMPT_KINDS)}")
-    if flt.limit < 1:
-        raise StoreError(f"--limit must be at least 1, got {flt.limit}")
+    check_filter(flt)
     run = get_run(session, flt.run)
     ids = round_ids(session, run, flt.round_index)
-    query = select(Attempt).options(*_ATTEMPT_CONTEXT).where(in_rounds(session, ids))
-    if flt.problem is not None:
-        problem_ids = select(Problem.id).where(Problem.external_id == flt.problem)
-        query = query.where(Attempt.problem_id.in_(problem_ids))
-    if flt.kind is not None:
-        query = query.where(Attempt.kind == flt.kind)
-    if flt.correct is not None:
-        query = query.where(Attempt.correct.is_(flt.correct))
-    if flt.contains:
-        # ILIKE on PostgreSQL (lower(x) LIKE lower(y), as icontains() writes it, is
-        # several times slower there); SQLite's LIKE ignores ASCII case anyway.
-        pattern = "%" + _LIKE_SPECIAL.sub(r"/\g<0>", flt.contains) + "%"
-        query = query.where(Attempt.completion.ilike(pattern, escape="/"))
+    query = select(Attempt).options(*ATTEMPT_CONTEXT).where(in_rounds(session, ids), *attempt_conditions(flt))
+    if flt.after_id is not None:
+        # The next page in (round, id) order: a later `star eval` can store round 0's rows after round 3's.
+        after_round = select(Attempt.round_id).where(Attempt.id == flt.after_id).scalar_subquery()
+        query = query.where(tuple_(Attempt.round_id, Attempt.id) > tuple_(after_round, flt.after_id))
     query = query.order_by(Attempt.round_id, Attempt.id).limit(flt.limit)
     return list(session.scalars(query))
 
@@ -121,7 +143,7 @@ def get_attempt(session: Session, attempt_id: int) -> Attempt:
     query = (
         select(Attempt)
         .where(Attempt.id == attempt_id)
-        .options(*_ATTEMPT_CONTEXT)
+        .options(*ATTEMPT_CONTEXT)
     )
     attempt = session.scalars(query).one_or_none()
     if attempt is None:

@@ -12,18 +12,20 @@ from db.models import ATTEMPT_KINDS, Attempt, Evaluation, Round, Run
 from db.store import ROUND_COUNTS
 
 
-def round_summaries(session: Session, run: Run) -> list[dict[str, Any]]:
+def round_summaries(session: Session, run: Run, *, stored: bool = True) -> list[dict[str, Any]]:
     """One dict per round (round 0 included), as `star rounds RUN --json` prints them.
 
     Counts are the ones the loop reported (None until it does); `stored` counts
     the attempt rows actually in the database per kind, which is what to trust
-    while a round is still running or after a crash.
+    while a round is still running or after a crash. `stored=False` skips that
+    count (it reads every attempt's index entry: seconds at millions) and
+    reports `stored` as None, for the web view's run page.
     """
     rounds = list(session.scalars(select(Round).where(Round.run_id == run.id).order_by(Round.index)))
     ids = [r.id for r in rounds]
     metrics: dict[int, dict[str, float]] = {i: {} for i in ids}
     again: dict[int, dict[str, dict[str, float]]] = {i: {} for i in ids}
-    stored: dict[int, dict[str, int]] = {i: dict.fromkeys(ATTEMPT_KINDS, 0) for i in ids}
+    counted: dict[int, dict[str, int]] = {i: dict.fromkeys(ATTEMPT_KINDS, 0) for i in ids}
     if ids:
         evals = select(Evaluation.round_id, Evaluation.split, Evaluation.metric, Evaluation.value).where(
             Evaluation.round_id.in_(ids)
@@ -33,6 +35,7 @@ def round_summaries(session: Session, run: Run) -> list[dict[str, Any]]:
                 metrics[round_id][metric] = value
             else:  # a later `star eval` of the round, under its own split name (eval@NAME)
                 again[round_id].setdefault(split, {})[metric] = value
+    if ids and stored:
         # Filtering on round_id (not run_id) lets both backends answer from the
         # unique (round_id, problem_id, kind, sample_index) index alone.
         counts = (
@@ -41,8 +44,8 @@ def round_summaries(session: Session, run: Run) -> list[dict[str, Any]]:
             .group_by(Attempt.round_id, Attempt.kind)
         )
         for round_id, kind, n in session.execute(counts):
-            stored[round_id][kind] = n
-    return [_summary(r, metrics[r.id], stored[r.id], again[r.id]) for r in rounds]
+            counted[round_id][kind] = n
+    return [_summary(r, metrics[r.id], counted[r.id] if stored else None, again[r.id]) for r in rounds]
 
 
 # Overall metrics of the test-time strategies (per-group ones carry a "/group" suffix).
@@ -65,7 +68,7 @@ def strategy_values(metrics: dict[str, float]) -> dict[str, Any]:
     return found
 
 
-def _summary(rnd: Round, metrics: dict[str, float], stored: dict[str, int],
+def _summary(rnd: Round, metrics: dict[str, float], stored: dict[str, int] | None,
              again: dict[str, dict[str, float]]) -> dict[str, Any]:
     return {
         "round": rnd.index,

@@ -42,17 +42,19 @@ def register_commands() -> None:
     from star.cli import check as check_cmds
     from star.cli import db_check  # noqa: F401  (adds `star db check` to the db group on import)
     from star.cli import evaluate as eval_cmds
+    from star.cli import explore as explore_cmds
     from star.cli import jobs as job_cmds
     from star.cli import models as model_cmds
     from star.cli import report as report_cmds
     from star.cli import run as run_cmds
     from star.cli import schedule as schedule_cmds
+    from star.cli import serve as serve_cmds
     from star.cli import store as store_cmds
     from star.cli import tasks as task_cmds
     from star.cli import verifier as verifier_cmds
 
     for module in (run_cmds, store_cmds, check_cmds, task_cmds, job_cmds, schedule_cmds, model_cmds,
-                   report_cmds, eval_cmds, verifier_cmds):
+                   report_cmds, eval_cmds, verifier_cmds, explore_cmds, serve_cmds):
         for command in module.COMMANDS:
             cli.add_command(command)
 

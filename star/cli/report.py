@@ -17,9 +17,12 @@ from star.errors import StarError
               help="Folder for index.html and its PNGs (default: ./RUN-report).")
 @click.option("--samples", "per_category", type=click.IntRange(0, 50), default=3, show_default=True,
               help="Rationales shown per round for each of right, wrong and rationalized.")
+@click.option("--serve-url", default=None, metavar="URL",
+              help="Where `star serve` shows this store (e.g. http://127.0.0.1:8765): the page links to the run there.")
 @db_option
 @json_option
-def report_cmd(run: str, out_dir: Path | None, per_category: int, db_url: str | None, as_json: bool) -> None:
+def report_cmd(run: str, out_dir: Path | None, per_category: int, serve_url: str | None, db_url: str | None,
+               as_json: bool) -> None:
     """Write RUN's report: learning curves of every stored metric, accepted rationales,
     timings, check errors, sample rationales, config and lineage. Works offline."""
     from star.progress import Progress
@@ -29,7 +32,7 @@ def report_cmd(run: str, out_dir: Path | None, per_category: int, db_url: str | 
     if out_dir.exists() and not out_dir.is_dir():
         raise StarError(f"--out {out_dir} is a file; give a folder (it is created if missing)")
     with open_session(db_url) as session, Progress(enabled=not as_json).spinner(f"writing the report of {run}"):
-        page = write_report(session, run, out_dir, per_category=per_category)
+        page = write_report(session, run, out_dir, per_category=per_category, serve_url=serve_url)
     if as_json:
         print_json({"run": run, "page": str(page.resolve()), "folder": str(page.parent.resolve())})
         return

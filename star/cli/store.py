@@ -1,4 +1,4 @@
-"""Store commands: `star db upgrade`, `runs`, `rounds`, `rationales`, `show`, `export`.
+"""Store commands: `star db upgrade|current|index`, `runs`, `rounds`, `rationales`, `show`, `export`.
 
 Every command takes `--db URL` (default `$STAR_DATABASE_URL`, else ./star.db)
 and the query commands take `--json` for machines; without it they print a
@@ -8,15 +8,24 @@ docs/schema.md), so scripts can call them directly.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
-from star.cli.common import db_option, json_option, open_session, percent, print_json, print_table
+from star.cli.common import db_option, json_option, open_session, open_sessions, percent, print_json, print_table
+from star.cli.indexing import index_all, index_cmd
+from star.progress import Progress
 
 if TYPE_CHECKING:  # db/ pulls in SQLAlchemy; commands import it when they run
-    pass
+    from sqlalchemy.orm import Session, sessionmaker
+
+    from db.models import Attempt
+    from db.queries import RationaleFilter
+
+#: `star rationales --search` indexes at most this many new attempts itself before searching
+INLINE_INDEX_LIMIT = 100_000
 
 # --- star db ------------------------------------------------------------------
 
@@ -45,6 +54,12 @@ def db_upgrade(db_url: str | None, revision: str) -> None:
         engine.dispose()
     state = "already at" if before == after else f"upgraded from {before or 'empty'} to"
     click.echo(f"{display_url(url)}: {state} revision {after} (head is {migrate.head_revision()})")
+    if after == migrate.head_revision():
+        # Revision 0007 leaves the stored attempts to index: do it now, resumably, with progress.
+        with open_sessions(url) as sessions:
+            indexed = index_all(sessions, progress=Progress())
+        if indexed:
+            click.echo(f"indexed {indexed} stored attempts for full-text search")
 
 
 @db_group.command("current")
@@ -138,26 +153,58 @@ def _dataset(summary: dict[str, Any]) -> str | None:
 @click.option("--eval-samples", "kind", flag_value="eval_sample",
               help="Only sampled evaluation attempts (maj@k, pass@k).")
 @click.option("--correct/--incorrect", default=None, help="Only correct (or incorrect) attempts.")
-@click.option("--contains", default=None, metavar="TEXT", help="Completion contains TEXT (any case).")
+@click.option("--accepted/--not-accepted", default=None, help="Only attempts used for training (or not).")
+@click.option("--contains", default=None, metavar="TEXT", help="Completion contains TEXT (any case; a scan).")
+@click.option("--search", default=None, metavar="QUERY",
+              help='Full-text search of completions (indexed): words, "a phrase", a OR b, -word.')
+@click.option("--after", "after_id", type=int, default=None, metavar="ID",
+              help="Only attempts listed after attempt ID (the next page).")
 @click.option("--limit", type=int, default=20, show_default=True, help="At most N attempts.")
 @db_option
 @json_option
 def rationales_cmd(
-    run: str, round_index: int | None, problem: str | None, kind: str | None,
-    correct: bool | None, contains: str | None, limit: int, db_url: str | None, as_json: bool,
+    run: str, round_index: int | None, problem: str | None, kind: str | None, correct: bool | None,
+    accepted: bool | None, contains: str | None, search: str | None, after_id: int | None, limit: int,
+    db_url: str | None, as_json: bool,
 ) -> None:
-    """List stored attempts (rationales) of RUN, by round and oldest first."""
-    from db.queries import RationaleFilter, attempt_dict, list_rationales
+    """List stored attempts (rationales) of RUN, by round and oldest first (--search: in id order)."""
+    from db.queries import RationaleFilter, list_rationales
+    from db.search import parse_search, search_rationales
 
-    flt = RationaleFilter(run=run, round_index=round_index, problem=problem, kind=kind,
-                          correct=correct, contains=contains, limit=limit)
-    with open_session(db_url) as session:
-        attempts = list_rationales(session, flt)
-        if as_json:
-            print_json([attempt_dict(a) for a in attempts])
-            return
-        rows = [[a.id, a.round.index, a.problem.external_id, a.kind, a.sample_index, a.correct,
-                 a.accepted, a.extracted, _excerpt(a.completion)] for a in attempts]
+    flt = RationaleFilter(run=run, round_index=round_index, problem=problem, kind=kind, correct=correct,
+                          contains=contains, limit=limit, search=search, accepted=accepted, after_id=after_id)
+    if search is not None:
+        parse_search(search)  # a query with no word fails before the store is touched
+    with open_sessions(db_url) as sessions:
+        if search is not None:
+            _index_before_search(sessions, quiet=as_json)
+        with sessions() as session:
+            _print_rationales(session, flt, search_rationales if search is not None else list_rationales, as_json)
+
+
+def _index_before_search(sessions: sessionmaker[Session], *, quiet: bool) -> None:
+    """Index what is new, so a search finds it; a large backlog is `star db index`'s job, not a query's."""
+    from db.search_index import pending_count
+
+    with sessions() as session:
+        pending = pending_count(session, cap=INLINE_INDEX_LIMIT + 1)
+    if pending <= INLINE_INDEX_LIMIT:
+        index_all(sessions, progress=Progress(enabled=not quiet))
+        return
+    click.echo(f"note: more than {INLINE_INDEX_LIMIT:,} stored attempts are not indexed yet and are not searched; "
+               "run `star db index` (it shows progress and can be stopped and resumed)", err=True)
+
+
+def _print_rationales(session: Session, flt: RationaleFilter,
+                      find: Callable[[Session, RationaleFilter], list[Attempt]], as_json: bool) -> None:
+    from db.queries import attempt_dict
+
+    attempts = find(session, flt)
+    if as_json:
+        print_json([attempt_dict(a) for a in attempts])
+        return
+    rows = [[a.id, a.round.index, a.problem.external_id, a.kind, a.sample_index, a.correct,
+             a.accepted, a.extracted, _excerpt(a.completion)] for a in attempts]
     columns = ["id", "round", "problem", "kind", "#", "correct", "accepted", "answer", "completion"]
     print_table(columns, rows, empty="no attempts match", clip_last=True)
 
@@ -225,5 +272,7 @@ def export_cmd(
         return
     click.echo(f"wrote {count} {'pairs' if pairs else 'rows'} to {out}")
 
+
+db_group.add_command(index_cmd)
 
 COMMANDS: list[click.Command] = [db_group, runs_cmd, rounds_cmd, rationales_cmd, show_cmd, export_cmd]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import html
 import json
+from urllib.parse import urlencode
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timezone
 from typing import Any
@@ -39,7 +40,7 @@ def esc(value: Any) -> str:
     return html.escape("–" if value is None else str(value), quote=True)
 
 
-def render_page(data: ReportData, figures: Sequence[Figure]) -> str:
+def render_page(data: ReportData, figures: Sequence[Figure], *, serve_url: str | None = None) -> str:
     name = data.run["name"]
     sections = [
         ("rounds", "Rounds", _rounds_section(data)),
@@ -60,9 +61,18 @@ def render_page(data: ReportData, figures: Sequence[Figure]) -> str:
         "<link rel=\"icon\" href=\"data:,\">\n"
         f"<title>STaR report: {esc(name)}</title>\n<style>{_STYLE}</style></head>\n<body>\n"
         f"<h1>STaR run {esc(name)}</h1>\n{_run_meta(data)}\n<nav>{nav}</nav>\n{body}\n"
-        f"<footer><p class=\"meta\">Written by <code>star report</code> at {esc(generated)}.</p></footer>\n"
+        f"<footer><p class=\"meta\">Written by <code>star report</code> at {esc(generated)}."
+        f"{_serve_link(name, serve_url)}</p></footer>\n"
         "</body></html>\n"
     )
+
+
+def _serve_link(run: str, serve_url: str | None) -> str:
+    """A link to the run in `star serve` (its stories, flips and search), when its address is known."""
+    if not serve_url:
+        return ""
+    href = f"{serve_url.rstrip('/')}/run?{urlencode({'run': run})}"
+    return f' Browse its problems, flips and rationales in <a href="{esc(href)}">star serve</a>.'
 
 
 def table(headers: Sequence[str], rows: Iterable[Sequence[Any]], *, text_cols: Sequence[int] = ()) -> str:

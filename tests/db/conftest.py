@@ -167,3 +167,50 @@ def make_attempt_fixture() -> object:
 @pytest.fixture(name="seed_run")
 def seed_run_fixture() -> object:
     return seed_run
+
+
+def build_states(factory: sessionmaker[Session], name: str, train: dict[str, str], evals: dict[str, str] | None = None,
+                 groups: dict[str, int] | None = None) -> Seeded:
+    """A run whose problems go through given states, one letter per round (index = position).
+
+    Training problems: S solved (an accepted direct sample), H hint-only (no accepted direct, an
+    accepted rationalized one), U unsolved (neither), - not attempted. Held-out problems (round 0
+    on): R right greedy answer, W wrong, - none; the extracted answer is the letter's round-unique
+    text, so a right answer after a wrong one "changed". `groups` gives each problem's digits.
+    """
+    evals = evals or {}
+    groups = groups or {}
+    with factory.begin() as s:
+        run = get_or_create_run(s, name, config={}, base_model="tiny")
+        train_ids = upsert_problems(s, "arith", "train", [
+            ProblemRow(p, f"{p}: 2 + 2 = ?", "4", {"digits": groups.get(p, 1)}) for p in train])
+        eval_ids = upsert_problems(s, "arith", "eval", [
+            ProblemRow(p, f"{p}: 3 + 1 = ?", "4", {"digits": groups.get(p, 1)}) for p in evals])
+        n_rounds = max(len(s_) for s_ in [*train.values(), *evals.values()])
+        rounds = {i: get_or_create_round(s, run, i).id for i in range(n_rounds)}
+        rows: list[AttemptRow] = []
+        for ext, states in train.items():
+            for r, state in enumerate(states):
+                rows += _train_attempts(rounds[r], train_ids[ext], state)
+        for ext, states in evals.items():
+            for r, state in enumerate(states):
+                if state != "-":
+                    rows.append(attempt(rounds[r], eval_ids[ext], "eval", 0, ok=state == "R", accepted=False,
+                                        completion=f"greedy {ext} round {r}: answer {'4' if state == 'R' else '5'}"))
+        insert_attempts(s, rows)
+    return Seeded(run=name, problems={**train_ids, **eval_ids}, rounds=rounds)
+
+
+def _train_attempts(round_id: int, problem_id: int, state: str) -> list[AttemptRow]:
+    if state == "-":
+        return []
+    rows = [attempt(round_id, problem_id, "direct", k, ok=state == "S" and k == 0) for k in range(2)]
+    if state in "HU":
+        hint = f"Q{problem_id}: what is it? (hint: the answer is 4)\nA:"
+        rows.append(attempt(round_id, problem_id, "rationalized", 0, ok=state == "H", prompt=hint))
+    return rows
+
+
+@pytest.fixture(name="build_states")
+def build_states_fixture() -> object:
+    return build_states

@@ -30,7 +30,7 @@ DATA = REPO / "tests" / "data"
 MANIFESTS = sorted((REPO / "deploy").rglob("*.yaml"))
 CRDS = {"RayJob": "ray.io_rayjobs.yaml", "RayCronJob": "ray.io_raycronjobs.yaml"}
 CORE = {("v1", "ConfigMap"): "configmap-v1.json", ("apps/v1", "Deployment"): "deployment-apps-v1.json",
-        ("batch/v1", "CronJob"): "cronjob-batch-v1.json"}
+        ("batch/v1", "CronJob"): "cronjob-batch-v1.json", ("v1", "Service"): "service-v1.json"}
 OBJECT_META = "https://kubernetes.io/api/_definitions.json#/$defs/io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"
 
 

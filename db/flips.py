@@ -1,0 +1,161 @@
+"""Which problems flipped in a run: `star flips RUN [--from R] [--to R] [--split train|eval]`.
+
+Over the rounds of the window, each problem is compared in the first and the
+last round that attempted it (states: db/outcomes.py):
+
+| flip | first round | last round |
+|---|---|---|
+| unsolved_to_solved | unsolved or hint-only | solved |
+| solved_to_regressed | solved | unsolved or hint-only |
+| stable_solved / stable_unsolved | the same on both ends | |
+
+A flip's `round` is the round since which the problem has been in its final
+state. Besides, **hint_only_to_unaided** counts the problems that were
+hint-only in some round and solved unaided in a later one (its `hint_round`
+and `round`): what rationalization is for. The SQL is the `problem_flips`
+view's (revision 0007), over a window of rounds instead of all of them; it
+reads `problem_rounds`, one row per round and problem.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections import Counter
+from typing import Any
+
+from sqlalchemy import TextClause, bindparam, select, text
+from sqlalchemy.orm import Session
+
+from db.errors import StoreError
+from db.models import Problem
+from db.outcomes import SPLIT_STATE_SQL, STATES, check_split, eval_groups, group_sort_key, rounds_between
+from db.store import get_run
+
+FLIPS = ("unsolved_to_solved", "solved_to_regressed", "hint_only_to_unaided", "stable_solved", "stable_unsolved")
+CHANGES = FLIPS[:3]  # the ones that happen in a round
+MAX_LIMIT = 1_000
+
+# Per problem over the window, in two passes: the first aggregates every (round, problem) row
+# (`round * 4 + state` carries a round's state through min/max, so the first and last states come
+# without a window function); the second revisits only the rows of problems that flipped or were
+# hint-only, for the rounds things happened in. The `problem_flips` view is the same over all rounds.
+_WINDOW_SQL = """
+WITH cells AS (
+  SELECT pr.problem_id, r.round_index AS round, {state} AS state
+  FROM problem_rounds pr JOIN rounds r ON r.id = pr.round_id
+  WHERE pr.round_id IN :rounds AND {observed}
+), spans AS (
+  SELECT problem_id, min(round) AS first_round, max(round) AS last_round,
+         min(round * 4 + state) % 4 AS start_state, max(round * 4 + state) % 4 AS end_state,
+         min(CASE WHEN state = 1 THEN round END) AS hint_round,
+         max(CASE WHEN state = 2 THEN round END) AS last_solved,
+         max(CASE WHEN state < 2 THEN round END) AS last_unsolved
+  FROM cells GROUP BY problem_id
+), settled AS (
+  SELECT s.problem_id,
+         min(CASE WHEN c.round > CASE WHEN s.end_state = 2 THEN s.last_unsolved ELSE s.last_solved END
+             THEN c.round END) AS since,
+         min(CASE WHEN c.state = 2 AND c.round > s.hint_round THEN c.round END) AS unaided_round
+  FROM spans s JOIN cells c ON c.problem_id = s.problem_id
+  WHERE (s.start_state = 2) <> (s.end_state = 2) OR s.last_solved > s.hint_round
+  GROUP BY s.problem_id
+)
+SELECT s.problem_id, CAST(p.metadata AS TEXT) AS metadata, s.first_round, s.last_round, s.start_state,
+       s.end_state, t.since, s.hint_round, t.unaided_round
+FROM spans s JOIN problems p ON p.id = s.problem_id LEFT JOIN settled t ON t.problem_id = s.problem_id
+WHERE p.split = :split
+"""
+
+
+def _window_query(split: str) -> TextClause:
+    observed, state = SPLIT_STATE_SQL[split]
+    return text(_WINDOW_SQL.format(observed=observed, state=state)).bindparams(bindparam("rounds", expanding=True))
+
+
+def flip_of(start: int, end: int) -> str:
+    """The flip of a problem from its first and last state codes (2 solved)."""
+    if start == 2 and end == 2:
+        return "stable_solved"
+    if end == 2:
+        return "unsolved_to_solved"
+    return "solved_to_regressed" if start == 2 else "stable_unsolved"
+
+
+def run_flips(session: Session, run_name: str, *, split: str = "train", first: int | None = None,
+              last: int | None = None, limit: int = 20, offset: int = 0) -> dict[str, Any]:
+    """Counts per flip (overall, per round, per eval group) and a page of problems per flip.
+
+    `first`/`last` bound the window (default: every round of the run); lists hold
+    at most `limit` problems per flip from `offset`, ordered by round and problem id.
+    """
+    check_split(split)
+    if not 1 <= limit <= MAX_LIMIT or offset < 0:
+        raise StoreError(f"--limit must be 1..{MAX_LIMIT} and --offset at least 0, got {limit} and {offset}")
+    run = get_run(session, run_name)
+    window = [rid for rid, _ in rounds_between(session, run, first, last)] or [-1]
+    # Plain tuples and metadata as text (parsed once per distinct value): ten thousand problems
+    # are ten thousand rows here, and per-row decoding would cost more than the query.
+    rows = session.execute(_window_query(split), {"rounds": window, "split": split}).all()
+    by_flip: dict[str, list[Any]] = {flip: [] for flip in FLIPS}
+    for row in rows:
+        by_flip[flip_of(row.start_state, row.end_state)].append(row)
+        if row.unaided_round is not None:
+            by_flip["hint_only_to_unaided"].append(row)
+    return {
+        "run": run.name, "split": split,
+        "from": min((r.first_round for r in rows), default=None),
+        "to": max((r.last_round for r in rows), default=None),
+        "problems": len(rows),
+        "counts": {flip: len(found) for flip, found in by_flip.items()},
+        "by_round": _by_round(by_flip),
+        "groups": _by_group(by_flip),
+        "offset": offset, "limit": limit,
+        "lists": _lists(session, by_flip, offset, limit),
+    }
+
+
+def _round_of(row: Any, flip: str) -> int | None:
+    """The round a flip happened in: the unaided one for hint_only_to_unaided; none for stable ones."""
+    if flip == "hint_only_to_unaided":
+        return row.unaided_round
+    return row.since if flip in CHANGES else None
+
+
+def _lists(session: Session, by_flip: dict[str, list[Any]], offset: int, limit: int) -> dict[str, list[dict]]:
+    """A page of each flip's problems, by round and problem id; names read for that page only."""
+    pages = {flip: sorted(rows, key=lambda r: (_round_of(r, flip) or 0, r.problem_id))[offset:offset + limit]
+             for flip, rows in by_flip.items()}
+    ids = {row.problem_id for rows in pages.values() for row in rows}
+    names = {pid: (dataset, ext) for pid, dataset, ext in session.execute(
+        select(Problem.id, Problem.dataset, Problem.external_id).where(Problem.id.in_(ids)))} if ids else {}
+    return {flip: [_listed(row, flip, *names[row.problem_id]) for row in rows] for flip, rows in pages.items()}
+
+
+def _listed(row: Any, flip: str, dataset: str, external_id: str) -> dict[str, Any]:
+    listed = {"problem": external_id, "problem_id": row.problem_id, "dataset": dataset,
+              "start_state": STATES[row.start_state], "end_state": STATES[row.end_state]}
+    if flip == "hint_only_to_unaided":
+        listed["hint_round"] = row.hint_round
+    return {**listed, "round": _round_of(row, flip)}
+
+
+def _by_round(by_flip: dict[str, list[Any]]) -> list[dict[str, Any]]:
+    counts: Counter[tuple[int, str]] = Counter(
+        (_round_of(row, flip), flip) for flip in CHANGES for row in by_flip[flip])
+    rounds = sorted({at for at, _ in counts})
+    return [{"round": r, **{flip: counts[(r, flip)] for flip in CHANGES}} for r in rounds]
+
+
+def _by_group(by_flip: dict[str, list[Any]]) -> dict[str, dict[str, int]]:
+    """Per eval group (a `key=value` of the problems' metadata): its problems and their flips."""
+    counts: dict[str, Counter[str]] = {}
+    groups_of = functools.lru_cache(maxsize=None)(lambda text_: tuple(eval_groups(json.loads(text_ or "{}"))))
+    for flip, rows in by_flip.items():
+        for row in rows:
+            for group in groups_of(row.metadata):
+                counted = counts.setdefault(group, Counter())
+                counted[flip] += 1
+                if flip != "hint_only_to_unaided":  # every problem has exactly one of the others
+                    counted["problems"] += 1
+    return {g: {key: counts[g][key] for key in ("problems", *FLIPS)} for g in sorted(counts, key=group_sort_key)}
