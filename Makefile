@@ -1,6 +1,8 @@
 # Two entry points for a fresh machine (see README):
 #   make run    set up .venv, then `star run` on the embedded default
-#   make test   set up .venv, make sure PostgreSQL is up and Chromium installed, then run every test
+#   make test   set up .venv, make sure PostgreSQL is up and Chromium installed, then check the import
+#               layers and run every test: the fast lane, then the slow one (real Ray, vLLM, TRL),
+#               each on two processes
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
@@ -20,7 +22,8 @@ test: $(STAMP)
 	bash scripts/ensure_postgres.sh
 	bash scripts/ensure_chromium.sh
 	$(VENV)/bin/lint-imports
-	$(VENV)/bin/pytest
+	$(VENV)/bin/pytest -m "not slow" -n 2
+	$(VENV)/bin/pytest -m slow -n 2 --dist loadfile
 
 bench: $(STAMP)
 	$(PY) bench/generation.py
