@@ -9,6 +9,7 @@ open an unbounded number of connections.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, inspect
@@ -88,9 +89,16 @@ def open_store(
     if path is not None:
         _check_sqlite_path(path, shown, create)
     engine = make_engine(parsed, pool_size=pool_size, max_overflow=max_overflow)
+    return checked_engine(engine, shown, lambda conn: _ensure_schema(conn, shown,
+                                                                     auto=parsed.get_backend_name() == "sqlite"))
+
+
+def checked_engine(engine: Engine, shown: str, check: Callable[[Connection], None]) -> Engine:
+    """`engine` once `check` passed on one of its connections; disposed, with a StoreError naming the
+    fix, when the database cannot be reached or the check fails."""
     try:
         with engine.connect() as conn:
-            _ensure_schema(conn, shown, auto=parsed.get_backend_name() == "sqlite")
+            check(conn)
     except DBAPIError as exc:
         engine.dispose()
         raise StoreError(connect_error(shown, exc)) from None

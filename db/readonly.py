@@ -15,9 +15,8 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL
-from sqlalchemy.exc import DBAPIError
 
-from db.engine import PG_CONNECT_TIMEOUT_S, SQLITE_BUSY_TIMEOUT_MS, connect_error, require_head
+from db.engine import PG_CONNECT_TIMEOUT_S, SQLITE_BUSY_TIMEOUT_MS, checked_engine, require_head
 from db.errors import StoreError
 from db.urls import display_url, parse_url, sqlite_path
 
@@ -29,16 +28,7 @@ def open_readonly(url: str, *, pool_size: int = 5, max_overflow: int = 5) -> Eng
     parsed = parse_url(url)
     shown = display_url(url)
     engine = _readonly_engine(parsed, shown, pool_size=pool_size, max_overflow=max_overflow)
-    try:
-        with engine.connect() as conn:
-            require_head(conn, shown)
-    except DBAPIError as exc:
-        engine.dispose()
-        raise StoreError(connect_error(shown, exc)) from None
-    except StoreError:
-        engine.dispose()
-        raise
-    return engine
+    return checked_engine(engine, shown, lambda conn: require_head(conn, shown))
 
 
 def _readonly_engine(parsed: URL, shown: str, *, pool_size: int, max_overflow: int) -> Engine:

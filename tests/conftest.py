@@ -15,7 +15,7 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import closing
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -261,3 +261,39 @@ def moto_server() -> Iterator[S3Server]:
     server = start_moto()
     yield server
     server.stop()
+
+
+# --- headless Chromium, for the report's and the web view's browser tests ------------------------
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
+
+
+@contextmanager
+def headless_chromium(window: str = "1280,1000") -> Iterator[object]:
+    """A Selenium driver of Debian's headless Chromium (scripts/ensure_chromium.sh installs it)."""
+    if not CHROMIUM.exists() or not CHROMEDRIVER.exists():
+        pytest.fail(f"{CHROMIUM} or {CHROMEDRIVER} is missing; install them with `bash scripts/ensure_chromium.sh`")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.options import Options
+    from selenium.webdriver.chrome.service import Service
+
+    options = Options()
+    options.binary_location = str(CHROMIUM)
+    # --no-sandbox: CI runs as root, where Chromium's sandbox refuses to start.
+    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                f"--window-size={window}", "--hide-scrollbars"):
+        options.add_argument(arg)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    # An explicit driver path: Selenium Manager never looks for (or downloads) a driver.
+    driver = webdriver.Chrome(options=options, service=Service(executable_path=str(CHROMEDRIVER)))
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+@pytest.fixture(name="headless_chromium", scope="session")
+def _headless_chromium() -> Callable[..., object]:
+    """`headless_chromium` for test modules (tests/ is not a package, so they cannot import it)."""
+    return headless_chromium

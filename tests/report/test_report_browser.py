@@ -20,31 +20,12 @@ from PIL import Image
 # The report's charts plus a browser start: 15-28 s for the module on a loaded 2-core machine.
 pytestmark = pytest.mark.slow
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    if not CHROMIUM.exists() or not CHROMEDRIVER.exists():
-        pytest.fail(f"{CHROMIUM} or {CHROMEDRIVER} is missing; install them with `bash scripts/ensure_chromium.sh`")
-    from selenium import webdriver
-    from selenium.webdriver.chrome.options import Options
-    from selenium.webdriver.chrome.service import Service
-
-    options = Options()
-    options.binary_location = str(CHROMIUM)
-    # --no-sandbox: CI runs as root, where Chromium's sandbox refuses to start.
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                "--window-size=1280,1600", "--hide-scrollbars"):
-        options.add_argument(arg)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    # An explicit driver path: Selenium Manager never looks for (or downloads) a driver.
-    driver = webdriver.Chrome(options=options, service=Service(executable_path=str(CHROMEDRIVER)))
-    try:
+def browser(headless_chromium) -> Iterator[object]:
+    with headless_chromium("1280,1600") as driver:
         yield driver
-    finally:
-        driver.quit()
 
 
 def load(driver, page: Path) -> list[str]:

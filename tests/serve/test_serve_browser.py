@@ -20,30 +20,13 @@ from PIL import Image
 # A browser start and matplotlib charts: tens of seconds on a loaded 2-core machine.
 pytestmark = pytest.mark.slow
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
 HOSTILE_RUN = "<script>alert('run')</script>"
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    if not CHROMIUM.exists() or not CHROMEDRIVER.exists():
-        pytest.fail(f"{CHROMIUM} or {CHROMEDRIVER} is missing; install them with `bash scripts/ensure_chromium.sh`")
-    from selenium import webdriver
-    from selenium.webdriver.chrome.options import Options
-    from selenium.webdriver.chrome.service import Service
-
-    options = Options()
-    options.binary_location = str(CHROMIUM)
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                "--window-size=1280,1000", "--hide-scrollbars"):
-        options.add_argument(arg)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(options=options, service=Service(executable_path=str(CHROMEDRIVER)))
-    try:
+def browser(headless_chromium) -> Iterator[object]:
+    with headless_chromium("1280,1000") as driver:
         yield driver
-    finally:
-        driver.quit()
 
 
 def visit(driver, url: str) -> list[str]:
