@@ -62,6 +62,8 @@ class Lease:
     holder: Holder
     acquired_at: datetime
     took_over: Holder | None = None  # the stale holder it replaced, if any
+    #: why that holder's lease could be taken (its heartbeat went stale, forced, or its process is gone)
+    reason: str | None = None
 
 
 @dataclass(frozen=True)
@@ -130,6 +132,19 @@ def acquire_lease(
         if current is not None:
             raise LeaseHeld(run.name, current, now=now, timeout_s=timeout_s)
     raise StoreError(f"could not take the lease of run {run.name!r}: other drivers keep taking it; retry")
+
+
+def take_over_dead(session: Session, run: Run, holder: Holder, dead: LeaseInfo, *, now: datetime,
+                   reason: str) -> Lease | None:
+    """Take the lease from `dead`, a holder known to be gone (`reason`) though its heartbeat is fresh;
+    None when the lease changed hands meanwhile (then it belongs to a driver nobody declared dead)."""
+    values = {"token": holder.token, "host": holder.host, "pid": holder.pid, "job_id": holder.job_id,
+              "acquired_at": now, "heartbeat_at": now}
+    taken = session.execute(update(RunLease).where(RunLease.run_id == run.id,
+                                                   RunLease.token == dead.holder.token).values(**values))
+    if taken.rowcount != 1:
+        return None
+    return Lease(run.id, run.name, holder, now, took_over=dead.holder, reason=reason)
 
 
 def _insert_new(session: Session, run_id: int, values: dict) -> bool:

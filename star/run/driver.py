@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 import db.store as store
 from db.engine import open_store, session_factory
-from db.leases import Holder, Lease, acquire_lease, release_lease, this_process
+from db.leases import Holder, Lease, LeaseHeld, acquire_lease, release_lease, take_over_dead, this_process
 from db.models import Run, utcnow
 from db.store import ProblemRow
 from db.summaries import round_summaries
@@ -33,6 +33,7 @@ from star.errors import StarError
 from star.progress import Progress
 from star.run.base_model import planned_base_model, resolve_base_model
 from star.run.lifecycle import LeaseKeeper, ray_job_id, sigterm_exits
+from star.run.liveness import dead_holder_reason
 from star.run.resume import check_resumable, stored_config
 from star.storage.runs import local_output_dir
 from star.tasks.base import Problem, Task
@@ -70,11 +71,23 @@ def claim_run(sessions: sessionmaker[Session], config: StarConfig, run_name: str
         run = store.get_or_create_run(session, run_name, config=config.model_dump(mode="json"),
                                       base_model=planned_base_model(config))
         check_resumable(stored_config(run.config, run_name), config, run_name)
-        lease = acquire_lease(session, run, holder, now=now, timeout_s=config.lease.timeout_s, force=force)
+        lease = _acquire(session, run, holder, now=now, timeout_s=config.lease.timeout_s, force=force)
         # The latest start's config, so a bare `star run --resume RUN` repeats it (e.g. --rounds).
         run.config = config.model_dump(mode="json")
         store.set_run_status(session, run, "running")
     return lease
+
+
+def _acquire(session: Session, run: Run, holder: Holder, *, now: datetime, timeout_s: float, force: bool) -> Lease:
+    """The run's lease: free, stale, forced, or held by a driver whose process is gone (star/run/liveness.py)."""
+    try:
+        return acquire_lease(session, run, holder, now=now, timeout_s=timeout_s, force=force)
+    except LeaseHeld as held:
+        reason = dead_holder_reason(held.info)
+        lease = take_over_dead(session, run, holder, held.info, now=now, reason=reason) if reason else None
+        if lease is None:
+            raise
+        return lease
 
 
 def run_star(config: StarConfig, *, console: Console | None = None, skip_invalid: bool = False,
@@ -91,7 +104,8 @@ def run_star(config: StarConfig, *, console: Console | None = None, skip_invalid
     sessions = session_factory(engine)
     lease = claim_run(sessions, config, run_name, this_process(ray_job_id()), now=clock(), force=force)
     if lease.took_over is not None:
-        progress.log(f"run {run_name}: took over the lease of {lease.took_over.describe()}")
+        because = f" ({lease.reason})" if lease.reason else ""
+        progress.log(f"run {run_name}: took over the lease of {lease.took_over.describe()}{because}")
     warn = Console(stderr=True).print
     keeper = LeaseKeeper(sessions, lease, config.lease.heartbeat_s, clock=clock, on_error=warn).start()
     status, error = "failed", None

@@ -236,6 +236,26 @@ def _heartbeat_at(url: str):
     return value
 
 
+def test_a_sigkilled_drivers_lease_is_taken_at_once_by_the_next_driver(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/star.db"
+    proc, _ = _start_driver(tmp_path, url)
+    killed_pid = proc.pid
+    proc.kill()  # no chance to give the lease back; its heartbeat is still fresh
+    proc.wait()
+    assert _run_row(url, "sig") == ("running", None, True)
+    engine = open_store(url)
+    try:
+        from star.run.driver import claim_run
+
+        config = load_config(None, {"run_name": "sig", "database": url, "lease.timeout_s": 3600})
+        lease = claim_run(session_factory(engine), config, "sig", OTHER, now=utcnow())
+    finally:
+        engine.dispose()
+    # not after lease.timeout_s (an hour here): the holder is on this host and its process is gone
+    assert lease.took_over is not None and lease.took_over.pid == killed_pid
+    assert lease.reason == f"its process {killed_pid} on {lease.took_over.host} is gone"
+
+
 def test_sigterm_marks_the_run_stopped_and_releases_the_lease(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path}/star.db"
     proc, _ = _start_driver(tmp_path, url)
