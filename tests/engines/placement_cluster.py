@@ -71,7 +71,7 @@ def say(key: str, value: object) -> None:
 
 def main() -> None:
     from ray.cluster_utils import Cluster
-    from two_node_cluster import free_port, node_ports
+    from tests.run.two_node_cluster import free_port, node_ports  # PYTHONPATH holds the repo root
 
     from star.config import GeneratorsConfig, TrainerConfig, load_config
     from star.engines.placement import generator_options, reserve_engine_groups

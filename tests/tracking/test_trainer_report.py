@@ -41,7 +41,8 @@ def test_each_round_trains_into_its_own_offline_wandb_run_and_restores_the_envir
     script = "\n".join([
         "import json, os, sys",
         "from star.models.tiny import TinyModelRecipe, seed_examples",
-        "from star.training import TrainSpec, TrainerReport, train_sft",
+        "from star.training.sft import train_sft",
+        "from star.training.spec import TrainSpec, TrainerReport",
         "root, reports = sys.argv[1], json.loads(sys.argv[2])",
         "for index, (name, env) in sorted(reports.items()):",
         "    train_sft(TrainSpec(init_model=root + '/init', output_dir=f'{root}/round_{index}',",
