@@ -23,7 +23,7 @@ test: $(STAMP)
 	bash scripts/ensure_chromium.sh
 	$(VENV)/bin/lint-imports
 	$(VENV)/bin/pytest -m "not slow" -n 2
-	$(VENV)/bin/pytest -m slow -n 2 --dist loadfile
+	$(VENV)/bin/pytest -m slow -n 2 --dist loadfile --durations=25
 
 bench: $(STAMP)
 	$(PY) bench/generation.py
