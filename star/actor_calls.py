@@ -12,6 +12,7 @@ never repeated here: it would fail the same way again.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from typing import Any
@@ -34,11 +35,30 @@ class ActorLost(StarError):
         return self.reasons[-1]
 
 
+def restart_failed(exc: BaseException) -> str | None:
+    """The actor's own error when its constructor raised (e.g. a vLLM engine that cannot start), else None.
+
+    Ray never restarts an actor whose constructor raised, whatever `max_restarts`
+    says: waiting for it to come back would wait out the whole restart timeout.
+    """
+    if not getattr(exc, "actor_init_failed", False):
+        return None
+    # the message ends with the constructor's traceback; its last line is the error itself
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    raised = [line for line in lines if _ERROR_LINE.match(line)]
+    return (raised[-1] if raised else lines[-1] if lines else type(exc).__name__)[:300]
+
+
+_ERROR_LINE = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Exit|Interrupt)\b.*:")
+
+
 def wait_ready(actor, timeout: float) -> None:
     """Block until a (possibly restarting) actor answers `ready()`; raises GetTimeoutError after `timeout` s.
 
     A call that meets a dead actor fails at once even when Ray is about to
-    restart it, so failures are retried (once a second) until the deadline.
+    restart it, so failures are retried (once a second) until the deadline. An
+    actor whose restart raised in its constructor is not coming back: its error
+    is raised at once as ActorLost.
     """
     import ray
     from ray.exceptions import GetTimeoutError, RayError
@@ -53,7 +73,9 @@ def wait_ready(actor, timeout: float) -> None:
             return
         except GetTimeoutError:
             raise
-        except RayError:
+        except RayError as exc:
+            if (error := restart_failed(exc)) is not None:
+                raise ActorLost("ready", [f"its restart failed: {error}"]) from exc
             time.sleep(min(REPROBE_SECONDS, max(0.0, deadline - time.monotonic())))
 
 
@@ -84,6 +106,9 @@ def call_with_restarts(actor, method: str, *args: Any, tries: int, restart_timeo
         on_death(reasons[-1])
         try:
             wait_ready(actor, restart_timeout)  # a call to a restarting actor would fail at once
+        except ActorLost as lost:
+            reasons.extend(lost.reasons)
+            break
         except RayError as exc:
             reasons.append(f"not back within {restart_timeout:g} s ({first_line(exc)})")
             break

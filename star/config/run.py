@@ -209,7 +209,8 @@ class RecoveryConfig(_Section):
         description="Seconds one generation batch may run; then its worker counts as hung, is restarted, and the batch re-queued.",
     )
     restart_timeout: float = Field(
-        1800.0, gt=0.0, description="Seconds to wait for a dead generation worker to serve again before giving up on it."
+        1800.0, gt=0.0, description="Seconds to wait for a dead generation worker to serve again before giving up on it (a restart that "
+        "raises in its constructor, such as an engine that cannot start, is given up at once with its error)."
     )
 
 

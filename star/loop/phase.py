@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 import ray
 from ray.exceptions import RayError, RayTaskError
 
-from star.actor_calls import REPROBE_SECONDS
+from star.actor_calls import REPROBE_SECONDS, restart_failed
 from star.engines.requests import GenRequest
 from star.errors import StarError, first_line
 from star.loop.acceptance import CheckItem, ScoredItem
@@ -70,6 +70,7 @@ class _Lane:
     head_started: float = 0.0
     down_since: float | None = None  # set while the worker is dead or restarting
     gone: bool = False
+    gone_reason: str = ""
 
 
 def chunked(items: Sequence[GenRequest], size: int) -> list[list[GenRequest]]:
@@ -129,11 +130,7 @@ class _Phase:
             self._start_due_probes()
             if self.todo and not (self.generating or self.probing or self.reprobe or self.checking
                                   or self.check_backlog):
-                raise PhaseFailed(
-                    f"{self.phase}: no generation worker is left (each of the {len(self.lanes)} died and did not "
-                    f"come back within recovery.restart_timeout={self.recovery.restart_timeout:g} s); stored attempts are kept, "
-                    "so fix the cluster (resources, nodes) and re-run `star run` with the same run_name to resume"
-                )
+                raise PhaseFailed(self._no_worker_left())
             refs = [*self.generating, *self.checking, *self.probing]
             ready, _ = ray.wait(refs, num_returns=1, timeout=self._wait_seconds()) if refs else ([], [])
             if not refs:
@@ -266,7 +263,10 @@ class _Phase:
         lane = self.probing.pop(ref)
         try:
             ray.get(ref)
-        except RayError:  # not restarted yet (or the probe met the dead process): ask again soon
+        except RayError as exc:  # not restarted yet (or the probe met the dead process): ask again soon
+            if (error := restart_failed(exc)) is not None:
+                self._restart_failed(lane, error)
+                return
             self.reprobe.append((self.recovery.clock() + REPROBE_SECONDS, lane))
             return
         if lane is None:
@@ -301,12 +301,31 @@ class _Phase:
                 ray.kill(lane.handle, no_restart=False)
                 self._lose_worker(lane, f"timed out after recovery.batch_timeout={self.recovery.batch_timeout:g} s")
             elif lane.down_since is not None and now - lane.down_since >= self.recovery.restart_timeout:
-                lane.gone = True
-                lane.down_since = None
-                self.log(f"{self.phase}: generation worker {self.lanes.index(lane)} did not come back within "
-                         f"recovery.restart_timeout={self.recovery.restart_timeout:g} s; going on without it")
-                self.probing = {r: l for r, l in self.probing.items() if l is not lane}
-                self.reprobe = [(at, l) for at, l in self.reprobe if l is not lane]
+                self._give_up(lane, f"did not come back within recovery.restart_timeout="
+                                    f"{self.recovery.restart_timeout:g} s")
+
+    def _restart_failed(self, lane: _Lane | None, error: str) -> None:
+        """A restart whose constructor raised is final (Ray will not try again): stop waiting for it now."""
+        if lane is None:
+            raise PhaseFailed(f"{self.phase}: the checker actor's restart failed: {error}; stored attempts are "
+                              "kept, so fix the cause and re-run `star run` with the same run_name to resume")
+        self._give_up(lane, f"could not restart: {error}")
+
+    def _give_up(self, lane: _Lane, reason: str) -> None:
+        lane.gone = True
+        lane.gone_reason = reason
+        lane.down_since = None
+        self.log(f"{self.phase}: generation worker {self.lanes.index(lane)} {reason}; going on without it")
+        self.probing = {r: l for r, l in self.probing.items() if l is not lane}
+        self.reprobe = [(at, l) for at, l in self.reprobe if l is not lane]
+
+    def _no_worker_left(self) -> str:
+        reasons = sorted({lane.gone_reason for lane in self.lanes if lane.gone_reason})
+        why = "; ".join(reasons) or (f"each died and did not come back within recovery.restart_timeout="
+                                     f"{self.recovery.restart_timeout:g} s")
+        return (f"{self.phase}: no generation worker is left of {len(self.lanes)} ({why}); stored attempts are "
+                "kept, so fix the cause (the engine's error, resources, nodes) and re-run `star run` with the "
+                "same run_name to resume")
 
     def _wait_seconds(self) -> float | None:
         """Until the next head-batch deadline, restart deadline or re-probe; None when there is none."""

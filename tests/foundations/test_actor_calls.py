@@ -69,3 +69,28 @@ def test_a_call_that_raises_is_not_repeated(ray_session, tmp_path) -> None:
     first = actor.fail.remote()
     with pytest.raises(ray.exceptions.RayTaskError, match="the call itself is wrong"):
         call_with_restarts(actor, "fail", tries=3, restart_timeout=120, first=first)
+
+
+@pytest.mark.timeout(600)  # waiting for the restart would sit out restart_timeout (30 min)
+def test_an_actor_whose_restart_raises_is_lost_at_once_with_the_constructors_error(ray_session, tmp_path) -> None:
+    import ray
+
+    from star.actor_calls import ActorLost, call_with_restarts
+
+    @ray.remote(max_restarts=-1, max_task_retries=0)
+    class BreaksOnRestart:
+        def __init__(self) -> None:
+            if ray.get_runtime_context().was_current_actor_reconstructed:
+                raise MemoryError("planned: no memory left for the engine")
+
+        def ready(self) -> bool:
+            return True
+
+        def work(self) -> None:
+            os._exit(1)
+
+    actor = BreaksOnRestart.remote()
+    with pytest.raises(ActorLost) as lost:
+        call_with_restarts(actor, "work", tries=3, restart_timeout=1800)
+    assert lost.value.last == "its restart failed: MemoryError: planned: no memory left for the engine"
+    assert len(lost.value.reasons) == 2  # the death, then the failed restart: no third try

@@ -34,6 +34,8 @@ class FakeGenerator:
 
     def __init__(self, plan: str) -> None:
         self.plan = Path(plan)
+        if ray.get_runtime_context().was_current_actor_reconstructed and _take(self.plan / "restart-fails"):
+            raise RuntimeError("planned: the engine cannot start on this node")
 
     def ready(self) -> bool:
         return True
@@ -55,6 +57,8 @@ class FakeGenerator:
 class FakeChecker:
     def __init__(self, plan: str) -> None:
         self.plan = Path(plan)
+        if ray.get_runtime_context().was_current_actor_reconstructed and _take(self.plan / "checker-restart-fails"):
+            raise RuntimeError("planned: the checker cannot start")
 
     def ready(self) -> bool:
         return True
@@ -156,3 +160,25 @@ def test_without_any_worker_left_the_phase_fails_instead_of_waiting(tmp_path, ra
         run_phase(requests, problems, generators=[generator], checker=checker, store_batch=lambda items: None,
                   batch_size=2, model="m", recovery=Recovery(batch_tries=100, restart_timeout=3.0))
     ray.kill(checker, no_restart=True)
+
+
+@pytest.mark.timeout(600)  # were the failed restart waited for, the phase would sit out restart_timeout (30 min)
+def test_a_worker_whose_restart_raises_fails_the_phase_with_its_own_error_not_after_the_timeout(tmp_path,
+                                                                                                ray_session):
+    logs: list[str] = []
+    plan = _plan(tmp_path / "plan", die_3=1, restart_fails=1)
+    with pytest.raises(PhaseFailed) as failed:
+        _run(plan, generators=1, recovery=Recovery(batch_tries=100, restart_timeout=1800.0), logs=logs)
+    message = str(failed.value)
+    assert "no generation worker is left of 1" in message
+    assert "could not restart: RuntimeError: planned: the engine cannot start on this node" in message
+    assert any("generation worker 0 could not restart" in line for line in logs), logs
+    assert (tmp_path / "plan" / "restart-fails").read_text() == "0"  # the planned failure happened
+
+
+@pytest.mark.timeout(600)
+def test_a_checker_whose_restart_raises_fails_the_phase_with_its_own_error(tmp_path, ray_session):
+    plan = _plan(tmp_path / "plan", checker_die_6=1, checker_restart_fails=1)
+    with pytest.raises(PhaseFailed) as failed:
+        _run(plan, recovery=Recovery(batch_tries=100, restart_timeout=1800.0))
+    assert "the checker actor's restart failed: RuntimeError: planned: the checker cannot start" in str(failed.value)
