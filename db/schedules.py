@@ -11,15 +11,18 @@ functions take the session first and never commit.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from db.errors import StoreError
+from db.leases import lease_info
 from db.models import Firing, Round, Run, Schedule, utcnow
 from db.upsert import dialect_insert
+
+DEFAULT_LEASE_TIMEOUT_S = 60.0  # a run's lease.timeout_s when its stored config does not say
 
 # What a firing's `error` says when its process died and its lease ran out.
 LOST = "lost: the firing's process stopped renewing its lease (killed or crashed)"
@@ -118,23 +121,71 @@ def running_firings(session: Session, schedule_id: int) -> list[Firing]:
     return list(session.scalars(query))
 
 
+def adopt_orphans(session: Session, *, lease_now: datetime, lease_expires_at: datetime) -> list[Firing]:
+    """Extend the lease of expired running firings whose run's driver still holds a live run lease.
+
+    The scheduler that fired them died, but its child (`star run`, or the Ray
+    job it submitted) did not: the firing is still running, so it must be
+    neither reaped nor retried, or a second driver would start on the same
+    slot. Once that driver ends and gives its run lease back, reap_lost
+    records how the firing ended.
+    """
+    adopted = []
+    for firing in _expired(session, lease_now):
+        if not _driver_alive(session, firing.schedule.run_name, lease_now):
+            continue
+        result = session.execute(
+            update(Firing)
+            .where(Firing.id == firing.id, Firing.status == "running", Firing.lease_expires_at < lease_now)
+            .values(lease_expires_at=lease_expires_at)
+        )
+        if result.rowcount == 1:
+            adopted.append(firing)
+    return adopted
+
+
 def reap_lost(session: Session, *, now: datetime, lease_now: datetime) -> list[Firing]:
-    """Mark running firings whose lease expired before `lease_now` as failed (lost).
+    """Close running firings whose lease expired before `lease_now`: failed (lost), or succeeded when
+    their target round got done anyway (an adopted orphan whose driver finished).
 
     The UPDATE repeats the expiry test, so a firing that renewed its lease in
     the meantime, or that another scheduler reaped first, is left alone.
     """
-    expired = select(Firing.id).where(Firing.status == "running", Firing.lease_expires_at < lease_now)
     reaped = []
-    for firing_id in session.scalars(expired).all():
+    for firing in _expired(session, lease_now):
+        finished = firing.target_round is not None and firing.target_round in done_rounds(
+            session, firing.schedule.run_name)
+        values = ({"status": "succeeded", "error": None, "retry_at": None,
+                   "rounds": sorted(set(firing.rounds) | {firing.target_round})} if finished
+                  else {"status": "failed", "error": LOST, "retry_at": now})
         result = session.execute(
             update(Firing)
-            .where(Firing.id == firing_id, Firing.status == "running", Firing.lease_expires_at < lease_now)
-            .values(status="failed", error=LOST, finished_at=now, retry_at=now, lease_owner=None)
+            .where(Firing.id == firing.id, Firing.status == "running", Firing.lease_expires_at < lease_now)
+            .values(finished_at=now, lease_owner=None, **values)
         )
         if result.rowcount == 1:
-            reaped.append(session.get(Firing, firing_id))
+            session.refresh(firing)  # callers read the outcome after the session ends
+            reaped.append(firing)
     return reaped
+
+
+def _expired(session: Session, lease_now: datetime) -> list[Firing]:
+    return list(session.scalars(select(Firing).where(Firing.status == "running",
+                                                     Firing.lease_expires_at < lease_now)).all())
+
+
+def _driver_alive(session: Session, run_name: str, now: datetime) -> bool:
+    """Whether a driver holds `run_name`'s lease with a heartbeat fresher than the run's lease.timeout_s."""
+    run = session.scalars(select(Run).where(Run.name == run_name)).one_or_none()
+    info = lease_info(session, run) if run is not None else None
+    if info is None:
+        return False
+    timeout_s = float(((run.config or {}).get("lease") or {}).get("timeout_s", DEFAULT_LEASE_TIMEOUT_S))
+    return _aware(info.heartbeat_at) >= _aware(now) - timedelta(seconds=timeout_s)
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=timezone.utc)  # SQLite drops the zone
 
 
 def claim_retry(session: Session, firing: Firing, *, owner: str, lease_expires_at: datetime,

@@ -109,10 +109,18 @@ class Scheduler:
 
     def reap(self) -> None:
         with self.sessions.begin() as session:
+            adopted = sched_store.adopt_orphans(session, lease_now=self.lease_clock(),
+                                                lease_expires_at=self._lease_end())
+            orphans = [(f.schedule.name, f.slot, f.schedule.run_name) for f in adopted]
             lost = sched_store.reap_lost(session, now=self.clock(), lease_now=self.lease_clock())
-            reaped = [(f.id, f.schedule.name, f.slot) for f in lost]
-        for firing_id, name, slot in reaped:
-            log.warning("schedule %s slot %s: failed: lost (its lease expired)", name, slot.isoformat())
+            reaped = [(f.id, f.schedule.name, f.slot, f.status) for f in lost]
+        for name, slot, run_name in orphans:
+            log.warning("schedule %s slot %s: its scheduler is gone but run %s's driver still holds the run; "
+                        "waiting for it, not firing again", name, slot.isoformat(), run_name)
+        for firing_id, name, slot, status in reaped:
+            outcome = "succeeded (its driver finished after its scheduler was lost)" if status == "succeeded" \
+                else "failed: lost (its lease expired)"
+            log.warning("schedule %s slot %s: %s", name, slot.isoformat(), outcome)
             self._notify_by_id(firing_id)
 
     def _plan(self, name: str) -> Claim | None:

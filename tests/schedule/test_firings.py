@@ -208,3 +208,39 @@ def test_reaping_marks_a_dead_firing_failed_lost(harness: Harness) -> None:
     # The owner noticed it lost the lease and stopped its child; the store keeps `failed: lost`.
     assert firing["status"] == "failed" and firing["error"].startswith("lost")
     assert owner.finished == []
+
+
+def test_a_restarted_scheduler_waits_for_the_orphaned_driver_and_never_fires_its_slot_again(harness: Harness) -> None:
+    import db.schedules as sched_store
+    import db.store as store
+    from db.leases import acquire_lease, release_lease, this_process
+    from db.models import utcnow
+
+    harness.add(created=utc(2027, 1, 1, 12))
+    harness.fake_args = ["--sleep", "3600"]
+    dead = harness.scheduler(utc(2027, 1, 2, 2, 1), lease_s=0.2)
+    claim = dead._plan("nightly")  # the slot is claimed, then its scheduler dies (never runs it)
+    with harness.sessions.begin() as session:  # ...while its driver lives on (a Ray job, an orphaned child)
+        run = store.get_or_create_run(session, "nightly", config={"lease": {"timeout_s": 3600}}, base_model="m")
+        lease = acquire_lease(session, run, this_process(), now=utcnow(), timeout_s=3600)  # the live orphan
+    assert claim is not None
+    time.sleep(0.5)  # the dead scheduler's 0.2 s lease runs out (wall time: leases are not driven by --now)
+    restarted = harness.tick(utc(2027, 1, 2, 2, 30), lease_s=0.2)
+    assert harness.history()[0]["status"] == "running" and harness.invocations() == []
+    time.sleep(0.5)
+    harness.tick(utc(2027, 1, 3, 2, 1), lease_s=0.2)  # the next night: its slot waits for the orphan
+    assert _statuses(harness) == [("2027-01-02T02:00", "running"), ("2027-01-03T02:00", "skipped")]
+    assert harness.invocations() == [] and restarted.finished == []
+
+    with harness.sessions.begin() as session:  # the orphan finishes round 1 and gives the run back
+        run = store.get_or_create_run(session, "nightly", config={}, base_model="m")
+        for index in (0, 1):
+            store.update_round(session, store.get_or_create_round(session, run, index), status="done")
+        release_lease(session, lease)
+    time.sleep(0.5)
+    harness.tick(utc(2027, 1, 3, 2, 30), lease_s=0.2)
+    first = harness.history()[-1]
+    assert (first["status"], first["attempts"], first["rounds"]) == ("succeeded", 1, [1])
+    assert harness.invocations() == []  # nothing was ever started twice
+    with harness.sessions() as session:
+        assert sched_store.running_firings(session, 1) == []
