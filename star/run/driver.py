@@ -103,10 +103,10 @@ def run_star(config: StarConfig, *, console: Console | None = None, skip_invalid
     engine = open_store(url, pool_size=config.store.pool_size, max_overflow=config.store.max_overflow)
     sessions = session_factory(engine)
     lease = claim_run(sessions, config, run_name, this_process(ray_job_id()), now=clock(), force=force)
-    if lease.took_over is not None:
+    warn = Console(stderr=True, soft_wrap=True).print  # whole lines: logs are grepped
+    if lease.took_over is not None:  # always said, progress or not: another driver was displaced
         because = f" ({lease.reason})" if lease.reason else ""
-        progress.log(f"run {run_name}: took over the lease of {lease.took_over.describe()}{because}")
-    warn = Console(stderr=True).print
+        warn(f"run {run_name}: took over the lease of {lease.took_over.describe()}{because}")
     keeper = LeaseKeeper(sessions, lease, config.lease.heartbeat_s, clock=clock, on_error=warn).start()
     status, error = "failed", None
     with sigterm_exits():  # SIGTERM -> SystemExit here, so the `finally` below marks and releases
