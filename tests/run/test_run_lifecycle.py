@@ -363,7 +363,10 @@ def test_sigterm_during_a_real_round_stops_the_run_within_seconds(tmp_path: Path
                 pass
     assert _run_row(url, "term") == ("stopped", None, False)
     with session_factory(open_store(url))() as s:  # the round it was in stays resumable
-        assert s.scalar(select(func.count()).select_from(Round).where(Round.status == "done")) == 0
+        # Round 0 (scoring the seed model) is short and may end between the look and the SIGTERM;
+        # round 1 (generate, train, evaluate) cannot end in that time, so it is the one left open.
+        done = set(s.scalars(select(Round.index).where(Round.status == "done")))
+        assert done <= {0}, done
 
 
 def _driver_lines(log: Path) -> str:
