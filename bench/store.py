@@ -40,7 +40,7 @@ from db.store import upsert_problems  # noqa: E402
 from star.cli.indexing import index_all  # noqa: E402
 from star.progress import Progress  # noqa: E402
 from store_parts.measures import (disk_bytes, export_memory, exports, flips_at_scale, query_latencies,  # noqa: E402
-                                  web_latencies)
+                                  snapshot_run_flips, web_latencies)
 from store_parts.rows import EVAL_PROBLEMS, PROBLEMS, Corpus, RunShape, round_rows  # noqa: E402
 from store_parts.table import print_table  # noqa: E402
 
@@ -188,6 +188,9 @@ def bench_backend(backend: str, args: argparse.Namespace, corpus: Corpus, shape:
         analyze(url)
         result["disk_bytes"] = disk_bytes(url)
         open_store(url).dispose()  # the schema gate, as every command runs it
+        engine = open_store(url)
+        result["flips_snapshot_s"] = snapshot_run_flips(session_factory(engine), "bench")  # a round's end
+        engine.dispose()
         result["latency"] = query_latencies(url, last, args.repeat)
         result["latency"].update(web_latencies(url, args.repeat))
         if args.flips_rounds:

@@ -24,12 +24,12 @@ import json
 from collections import Counter
 from typing import Any
 
-from sqlalchemy import TextClause, bindparam, select, text
+from sqlalchemy import TextClause, bindparam, delete, insert, select, text
 from sqlalchemy.orm import Session
 
 from db.errors import StoreError
-from db.models import Problem
-from db.outcomes import SPLIT_STATE_SQL, STATES, check_split, eval_groups, group_sort_key, rounds_between
+from db.models import FlipSnapshot, FlipSpan, Problem, Run
+from db.outcomes import SPLIT_STATE_SQL, SPLITS, STATES, check_split, eval_groups, group_sort_key, rounds_between
 from db.store import get_run
 
 FLIPS = ("unsolved_to_solved", "solved_to_regressed", "hint_only_to_unaided", "stable_solved", "stable_unsolved")
@@ -73,6 +73,57 @@ def _window_query(split: str) -> TextClause:
     return text(_WINDOW_SQL.format(observed=observed, state=state)).bindparams(bindparam("rounds", expanding=True))
 
 
+def _window_rows(session: Session, split: str, window: list[int]) -> list[Any]:
+    # Plain tuples and metadata as text (parsed once per distinct value): ten thousand problems
+    # are ten thousand rows here, and per-row decoding would cost more than the query.
+    return list(session.execute(_window_query(split), {"rounds": window, "split": split}).all())
+
+
+_SNAPSHOT_SQL = text("""
+SELECT s.problem_id, CAST(p.metadata AS TEXT) AS metadata, s.first_round, s.last_round, s.start_state,
+       s.end_state, s.since, s.hint_round, s.unaided_round
+FROM flip_spans s JOIN problems p ON p.id = s.problem_id
+WHERE s.run_id = :run AND s.split = :split
+""")
+
+
+def _snapshot_rows(session: Session, run_id: int, split: str, window: list[int]) -> list[Any] | None:
+    """The whole run's rows from its snapshot, or None when the snapshot does not cover exactly `window`."""
+    covered = session.scalar(select(FlipSnapshot.round_ids).where(FlipSnapshot.run_id == run_id,
+                                                                  FlipSnapshot.split == split))
+    if covered is None or covered != _round_key(window):
+        return None
+    return list(session.execute(_SNAPSHOT_SQL, {"run": run_id, "split": split}).all())
+
+
+def _round_key(window: list[int]) -> str:
+    return ",".join(map(str, window))
+
+
+def snapshot_flips(session: Session, run: Run) -> int:
+    """Store the run's flips over all its rounds as they are now (flip_spans), for both splits.
+
+    Called when a round finishes: a done round's attempts do not change, so the
+    snapshot stays true until the next round starts, and `run_flips` of the
+    whole run reads it instead of aggregating `problem_rounds`. Returns the rows written.
+    """
+    window = [rid for rid, _ in rounds_between(session, run, None, None)] or [-1]
+    session.execute(delete(FlipSpan).where(FlipSpan.run_id == run.id))
+    session.execute(delete(FlipSnapshot).where(FlipSnapshot.run_id == run.id))
+    written = 0
+    for split in SPLITS:
+        rows = [{"run_id": run.id, "split": split, "problem_id": row.problem_id, "first_round": row.first_round,
+                 "last_round": row.last_round, "start_state": row.start_state, "end_state": row.end_state,
+                 "since": row.since, "hint_round": row.hint_round, "unaided_round": row.unaided_round}
+                for row in _window_rows(session, split, window)]
+        if rows:
+            session.execute(insert(FlipSpan), rows)
+        session.add(FlipSnapshot(run_id=run.id, split=split, round_ids=_round_key(window)))
+        written += len(rows)
+    session.flush()
+    return written
+
+
 def flip_of(start: int, end: int) -> str:
     """The flip of a problem from its first and last state codes (2 solved)."""
     if start == 2 and end == 2:
@@ -94,9 +145,9 @@ def run_flips(session: Session, run_name: str, *, split: str = "train", first: i
         raise StoreError(f"--limit must be 1..{MAX_LIMIT} and --offset at least 0, got {limit} and {offset}")
     run = get_run(session, run_name)
     window = [rid for rid, _ in rounds_between(session, run, first, last)] or [-1]
-    # Plain tuples and metadata as text (parsed once per distinct value): ten thousand problems
-    # are ten thousand rows here, and per-row decoding would cost more than the query.
-    rows = session.execute(_window_query(split), {"rounds": window, "split": split}).all()
+    whole_run = first is None and last is None
+    rows = (_snapshot_rows(session, run.id, split, window) if whole_run else None) \
+        or _window_rows(session, split, window)
     by_flip: dict[str, list[Any]] = {flip: [] for flip in FLIPS}
     for row in rows:
         by_flip[flip_of(row.start_state, row.end_state)].append(row)

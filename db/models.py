@@ -244,6 +244,40 @@ class ProblemRound(Base):
     eval_sample_correct: Mapped[int] = mapped_column(Integer, default=0)
 
 
+class FlipSpan(Base):
+    """A problem's span over all of a run's rounds, as `star flips` reads it (revision 0008).
+
+    A copy of what db/flips.py's window query computes over `problem_rounds`,
+    taken when a round finishes (db/flips.py `snapshot_flips`), so the flips of
+    a whole run are one read of a row per problem instead of an aggregate over
+    a row per problem and round. `flip_snapshots` says which rounds it covers.
+    """
+
+    __tablename__ = "flip_spans"
+
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
+    split: Mapped[str] = mapped_column(String(8), primary_key=True)
+    problem_id: Mapped[int] = mapped_column(ForeignKey("problems.id"), primary_key=True)
+    first_round: Mapped[int] = mapped_column(Integer)
+    last_round: Mapped[int] = mapped_column(Integer)
+    start_state: Mapped[int] = mapped_column(Integer)
+    end_state: Mapped[int] = mapped_column(Integer)
+    since: Mapped[int | None] = mapped_column(Integer)
+    hint_round: Mapped[int | None] = mapped_column(Integer)
+    unaided_round: Mapped[int | None] = mapped_column(Integer)
+
+
+class FlipSnapshot(Base):
+    """Which rounds a run's `flip_spans` of one split cover: their ids, in order, comma-separated."""
+
+    __tablename__ = "flip_snapshots"
+
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
+    split: Mapped[str] = mapped_column(String(8), primary_key=True)
+    round_ids: Mapped[str] = mapped_column(Text)
+    taken_at: Mapped[datetime] = _created()
+
+
 #: Full-text search objects that exist on one backend only (revision 0007), kept out of
 #: `alembic check`: SQLite's FTS5 table and its shadow tables; PostgreSQL's tsvector table and
 #: the queue of attempts waiting to be indexed. db/search_index.py reads and writes them.

@@ -77,6 +77,7 @@ def query_latencies(url: str, round_index: int, repeat: int) -> dict[str, Any]:
         "cli_list": timed(cli_list, max(5, repeat // 3)),
         "story": timed(with_session(lambda s: problem_story(s, "bench", STORY_PROBLEM, split="train")), repeat),
         "flips_run": timed(with_session(lambda s: run_flips(s, "bench")), max(5, repeat // 3)),
+        "flips_run_live": timed(with_session(lambda s: run_flips(s, "bench", first=0)), max(5, repeat // 3)),
         "flips_last": timed(with_session(lambda s: run_flips(s, "bench", first=round_index - 1)), repeat),
         "search_rare": timed(search("quokka"), repeat),
         "search_common": timed(search("carry"), repeat),
@@ -185,6 +186,17 @@ def disk_bytes(url: str) -> int:
     return size
 
 
+def snapshot_run_flips(factory: Any, run_name: str) -> float:
+    """Seconds to snapshot a run's flips, what the loop does when a round finishes (db.flips)."""
+    from db.flips import snapshot_flips
+    from db.store import get_run
+
+    started = time.perf_counter()
+    with factory.begin() as s:
+        snapshot_flips(s, get_run(s, run_name))
+    return time.perf_counter() - started
+
+
 def flips_at_scale(url: str, rounds: int, repeat: int) -> dict[str, Any]:
     """Flips of a run of `rounds` rounds over the bench's training problems, as problem_rounds rows only.
 
@@ -212,6 +224,7 @@ def flips_at_scale(url: str, rounds: int, repeat: int) -> dict[str, Any]:
                 "WHERE split = 'train' AND dataset = 'bench') s"), {"round_id": round_id, "run_id": run.id, "r": index})
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         conn.exec_driver_sql("ANALYZE")  # fresh statistics, as after any bulk load
+    snapshot_s = snapshot_run_flips(factory, "flips-scale")  # as the last round's end does
 
     def flips(**window: int) -> Callable[[], Any]:
         def run() -> Any:
@@ -220,6 +233,8 @@ def flips_at_scale(url: str, rounds: int, repeat: int) -> dict[str, Any]:
         return run
 
     out = {"flips_scale_run": timed(flips(), max(3, repeat // 6)),
-           "flips_scale_last": timed(flips(first=rounds - 1), max(5, repeat // 3))}
+           "flips_scale_live": timed(flips(first=1), max(3, repeat // 6)),
+           "flips_scale_last": timed(flips(first=rounds - 1), max(5, repeat // 3)),
+           "flips_scale_snapshot_s": snapshot_s}
     engine.dispose()
     return out

@@ -14,9 +14,11 @@ LATENCIES = (
     ("cli_list", "  ... via CLI, --json"),
     ("list_contains_miss", "  ... --contains TEXT (no match: scans the round)"),
     ("story", "a problem's story (star problem, first page)"),
-    ("flips_run", "flips of the run (every round)"),
+    ("flips_run", "flips of the run (every round, from its snapshot)"),
+    ("flips_run_live", "  ... aggregated from problem_rounds (--from 0)"),
     ("flips_last", "flips of the last two rounds"),
-    ("flips_scale_run", "flips, run of --flips-rounds rounds (every round)"),
+    ("flips_scale_run", "flips, run of --flips-rounds rounds (snapshot)"),
+    ("flips_scale_live", "  ... aggregated from problem_rounds (--from 1)"),
     ("flips_scale_last", "  ... its last two rounds"),
     ("search_rare", "search a rare word (whole run)"),
     ("search_common", "search a common word (whole run)"),
@@ -53,8 +55,12 @@ def print_table(results: dict[str, dict[str, Any]]) -> None:
         ("ingest wall / client CPU s", *(f"{r['ingest_wall_s']:.0f} / {r['ingest_client_cpu_s']:.0f}" for r in rs)),
         ("search indexing: attempts/s (s)", *(f"{r['index_per_s']:,.0f} ({r['index_s']:.0f})" for r in rs)),
         ("disk size, GB", *(f"{r['disk_bytes'] / 1e9:.2f}" for r in rs)),
+        ("flips snapshot at a round's end, s", *(f"{r.get('flips_snapshot_s', float('nan')):.2f}" for r in rs)),
     ]
     lines += [(f"{label} p50 / p95 ms", *(_ms(r["latency"].get(key)) for r in rs)) for key, label in LATENCIES]
+    if all("flips_scale_snapshot_s" in r["latency"] for r in rs):
+        lines.append(("flips snapshot of the --flips-rounds run, s",
+                      *(f"{r['latency']['flips_scale_snapshot_s']:.2f}" for r in rs)))
     for key in rs[0]["export"]:
         lines.append((f"export round ({key}) s", *(
             f"{r['export'][key]['s']:.2f} ({r['export'][key]['rows']:,} rows)" for r in rs)))

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session, sessionmaker
 
 import db.store as store
+from db.flips import snapshot_flips
 from db.models import Round
 from star.checker.verdict import CHECK_ERRORS
 from star.engines.requests import Completion
@@ -73,12 +74,14 @@ class RoundStore:
             store.update_round(session, self._round(session, index), status=status, model_in=model_in)
 
     def finish(self, index: int, *, model_in: str, model_out: str, counts: dict[str, int]) -> None:
-        """Mark the round done with its counts, and the check errors it was left with."""
+        """Mark the round done with its counts and the check errors it was left with; snapshot the run's flips."""
         with self.sessions() as session, session.begin():
             rnd = self._round(session, index)
             check_errors = store.count_attempts_with_status(session, rnd.id, CHECK_ERRORS)
             store.update_round(session, rnd, status="done", model_in=model_in, model_out=model_out,
                                counts={**counts, "check_errors": check_errors})
+            # a done round's attempts never change: `star flips` of the run can read this copy
+            snapshot_flips(session, rnd.run)
 
     def phase_clock(self, index: int, phase: str, clock: Callable[[], float]) -> Callable[[], None]:
         """Starts timing `phase`; each call of the returned function stores (earlier time + time since)."""

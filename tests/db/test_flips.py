@@ -159,3 +159,27 @@ def test_cli_prints_counts_and_json(store_url, factory, flips_run) -> None:
         assert json.loads(as_json.stdout) == run_flips(s, "flippy", first=2, last=3)
     bad = runner.invoke(cli, ["flips", "flippy", "--from", "3", "--to", "1", "--db", store_url])
     assert bad.exit_code == 2 and "--from 3 is after --to 1" in bad.stderr
+
+
+def test_a_snapshot_answers_for_the_whole_run_until_its_rounds_change(factory, flips_run) -> None:
+    from db.flips import snapshot_flips
+    from db.store import get_or_create_round, get_run
+
+    with factory() as s:
+        live = {split: run_flips(s, "flippy", split=split, limit=100) for split in ("train", "eval")}
+    with factory.begin() as s:
+        assert snapshot_flips(s, get_run(s, "flippy")) == len(TRAIN) + len(EVALS)
+    with factory() as s:
+        assert {split: run_flips(s, "flippy", split=split, limit=100) for split in ("train", "eval")} == live
+    # It is the snapshot that answers: a change to it shows in the whole run, not in a window
+    with factory.begin() as s:
+        s.execute(text("UPDATE flip_spans SET end_state = 0, since = 4 WHERE problem_id = :p"),
+                  {"p": flips_run.problems["h"]})
+    with factory() as s:
+        assert names(run_flips(s, "flippy")["lists"]["solved_to_regressed"]) == {"b": 3, "h": 4}
+        assert run_flips(s, "flippy", first=0)["counts"] == live["train"]["counts"]
+    # A new round makes the snapshot stale: the whole run is read from problem_rounds again
+    with factory.begin() as s:
+        get_or_create_round(s, get_run(s, "flippy"), 5)
+    with factory() as s:
+        assert run_flips(s, "flippy", limit=100) == live["train"]

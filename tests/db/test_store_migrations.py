@@ -15,7 +15,7 @@ from db.engine import make_engine, open_store
 from db.errors import StoreError
 
 TABLES = {"runs", "rounds", "problems", "attempts", "models", "evaluations", "run_leases", "schedules",
-          "firings", "problem_rounds"}
+          "firings", "problem_rounds", "flip_spans", "flip_snapshots"}
 #: full-text search tables of revision 0007, one set per backend
 SEARCH = {"sqlite": {"attempts_fts", "attempts_fts_config", "attempts_fts_data", "attempts_fts_docsize",
                      "attempts_fts_idx"},

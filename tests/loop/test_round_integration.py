@@ -75,6 +75,14 @@ def test_one_real_round_stores_everything_and_trains_a_checkpoint(tmp_path, tiny
         assert 0 < model.train_examples <= accepted and model.steps == 4
         assert rounds[1].model_out == model.path
 
+        # the run's flips were kept when its last round finished, and read back like the live query
+        from db.flips import run_flips
+        from db.models import FlipSnapshot
+
+        covered = session.scalars(select(FlipSnapshot.round_ids).where(FlipSnapshot.split == "train")).one()
+        assert covered == ",".join(str(rounds[index].id) for index in sorted(rounds))
+        assert run_flips(session, "itest", limit=1000) == run_flips(session, "itest", first=0, limit=1000)
+
     from star.cli import cli, register_commands
 
     register_commands()
