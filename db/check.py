@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from db.check_attempts import duplicate_attempts, hinted_training_prompts, misfiled_attempts, unearned_acceptances
 from db.check_leases import stuck_firings, stuck_runs
-from db.check_rounds import recorded_checkpoints, round_counts, round_evaluations, round_models
+from db.check_rounds import flip_snapshots, recorded_checkpoints, round_counts, round_evaluations, round_models
 from db.check_rows import Check, CheckScope, Violation, attempts_in_scope, rounds_in_scope
 from db.check_samples import missing_samples
 from db.models import Attempt, Round, Run
@@ -40,6 +40,7 @@ STORE_CHECKS: tuple[Check, ...] = (
     Check("round_counts", "a done round's counts match its stored attempts", round_counts),
     Check("round_models", "a done round that trained recorded its checkpoint and ended on it", round_models),
     Check("round_evaluations", "a done round stored its held-out answers and accuracy", round_evaluations),
+    Check("flip_snapshots", "a run's kept flips agree with its problem_rounds", flip_snapshots),
     Check("run_leases", "a running run has a driver with a live lease", stuck_runs),
     Check("firings", "a running firing holds a live lease", stuck_firings),
 )

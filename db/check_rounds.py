@@ -18,6 +18,7 @@ from sqlalchemy import and_, case, distinct, func, select
 from sqlalchemy.orm import Session
 
 from db.check_rows import CheckScope, Violation, first, plural, rounds_in_scope, violation
+from db.flips import snapshot_differences
 from db.models import Attempt, Evaluation, Model, Round, Run
 
 #: checker verdicts that are check errors (star/checker/verdict.py CHECK_ERRORS); rounds count them
@@ -186,3 +187,11 @@ def recorded_checkpoints(session: Session, scope: CheckScope) -> list[dict[str, 
         .order_by(Run.name, Round.index)
     )
     return [dict(row) for row in session.execute(query).mappings()]
+
+
+def flip_snapshots(session: Session, scope: CheckScope) -> list[Violation]:
+    """A run's kept flips (flip_spans, taken when its last round finished) agree with problem_rounds."""
+    total, rows = first((row for run in scope.runs for row in snapshot_differences(session, run)), scope.limit)
+    return violation("flip_snapshots", f"{plural(total, 'row')} of a run's kept flips disagree with its "
+                     "problem_rounds (a done round's attempts changed after it finished); `star flips` of the "
+                     "whole run shows them until the next round ends", total, rows)

@@ -124,6 +124,36 @@ def snapshot_flips(session: Session, run: Run) -> int:
     return written
 
 
+def snapshot_differences(session: Session, run: Run) -> list[dict[str, Any]]:
+    """Problems whose kept flips (a current snapshot) differ from `problem_rounds` now; none without one.
+
+    `star db check` asks this: a snapshot that disagrees means a done round's
+    attempts changed after it finished (a hand edit), and `star flips` of the
+    whole run would show the old state.
+    """
+    window = [rid for rid, _ in rounds_between(session, run, None, None)] or [-1]
+    found = []
+    for split in SPLITS:
+        kept = _snapshot_rows(session, run.id, split, window)
+        if kept is None:
+            continue
+        kept_rows = {row.problem_id: tuple(row) for row in kept}
+        live_rows = {row.problem_id: tuple(row) for row in _window_rows(session, split, window)}
+        for problem_id in sorted(kept_rows.keys() | live_rows.keys()):
+            if kept_rows.get(problem_id) != live_rows.get(problem_id):
+                found.append({"run": run.name, "split": split, "problem_id": problem_id,
+                              "kept": _span(kept_rows.get(problem_id)), "now": _span(live_rows.get(problem_id))})
+    return found
+
+
+def _span(row: tuple | None) -> str | None:
+    """A problem's span in a few words, for a check's report."""
+    if row is None:
+        return None
+    _, _, first_round, last_round, start, end = row[:6]
+    return f"rounds {first_round}-{last_round}: {STATES[start]} -> {STATES[end]}"
+
+
 def flip_of(start: int, end: int) -> str:
     """The flip of a problem from its first and last state codes (2 solved)."""
     if start == 2 and end == 2:

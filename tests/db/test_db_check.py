@@ -198,10 +198,10 @@ def test_a_clean_store_passes_every_check(clean: Store) -> None:
     assert [c["name"] for c in report["checks"] if c["ok"]] == [
         "attempt_keys", "attempt_runs", "accepted_correct", "training_prompts", "round_samples", "round_counts",
         "round_models",
-        "round_evaluations", "run_leases", "firings", "checkpoints"]
+        "round_evaluations", "flip_snapshots", "run_leases", "firings", "checkpoints"]
     assert check(clean.url, "demo")[0] == 0
     text = star("db", "check", "demo", "--db", clean.url, "--now", NOW.isoformat())
-    assert text.exit_code == 0 and "all 11 invariants hold" in text.stdout, text.output
+    assert text.exit_code == 0 and "all 12 invariants hold" in text.stdout, text.output
 
 
 def _duplicate(store: Store) -> None:
@@ -254,6 +254,19 @@ def _stale_lease(store: Store) -> None:
     store.execute(update(RunLease).values(heartbeat_at=NOW - timedelta(minutes=10)))
 
 
+def _stale_flips(store: Store) -> None:
+    """The run's flips are kept, then the kept copy of one problem is edited by hand."""
+    from db.flips import snapshot_flips
+    from db.models import FlipSpan
+    from db.store import get_run
+
+    with store.factory.begin() as s:
+        snapshot_flips(s, get_run(s, "demo"))
+        p0 = s.scalar(select(Problem.id).where(Problem.external_id == "p0"))
+    store.execute(update(FlipSpan).where(FlipSpan.problem_id == p0, FlipSpan.split == "train")
+                  .values(first_round=0))
+
+
 def _expired_firing(store: Store) -> None:
     store.execute(update(Firing).where(Firing.status == "running").values(lease_expires_at=NOW - timedelta(minutes=1)))
 
@@ -286,6 +299,7 @@ CORRUPTIONS: dict[str, tuple[Callable[[Store], None], str, dict[str, Any]]] = {
                                {"round": 1, "issue": "missing or incomplete"}),
     "accuracy wrong": (_wrong_accuracy, "round_evaluations", {"round": 1, "accuracy": 0.9, "correct": 2}),
     "held-out answers lost": (_drop_eval_answers, "round_evaluations", {"round": 2}),
+    "kept flips stale": (_stale_flips, "flip_snapshots", {"run": "demo", "split": "train"}),
     "driver dead": (_stale_lease, "run_leases", {"run": "demo", "host": "head", "pid": 4242}),
     "lease gone": (lambda store: store.execute(delete(RunLease)), "run_leases",
                    {"run": "demo", "issue": "no driver holds its lease"}),
@@ -304,7 +318,7 @@ def test_one_corruption_is_one_violation(clean: Store, name: str) -> None:
     assert found["total"] == 1 and found["more"] == 0
     assert expected_row.items() <= found["rows"][0].items(), found["rows"]
     text = star("db", "check", "--db", clean.url, "--now", NOW.isoformat())
-    assert text.exit_code == 1 and f"FAIL  {expected_check}" in text.stdout and "1 of 11 invariants" in text.stdout
+    assert text.exit_code == 1 and f"FAIL  {expected_check}" in text.stdout and "1 of 12 invariants" in text.stdout
 
 
 def test_a_lost_accepted_attempt_is_a_missing_sample_and_a_wrong_count(clean: Store) -> None:
@@ -397,3 +411,14 @@ def test_a_rationalized_attempt_without_direct_siblings_is_judged_on_its_texts(
     assert code == (0 if ok else 1)
     if not ok:
         assert [(v["check"], v["rows"][0]["problem"]) for v in report["violations"]] == [("training_prompts", "p9")]
+
+
+def test_kept_flips_of_a_clean_store_agree(clean: Store) -> None:
+    from db.flips import snapshot_differences, snapshot_flips
+    from db.store import get_run
+
+    with clean.factory.begin() as s:
+        assert snapshot_flips(s, get_run(s, "demo")) > 0
+    with clean.factory() as s:
+        assert snapshot_differences(s, get_run(s, "demo")) == []
+    assert check(clean.url, "demo")[0] == 0
