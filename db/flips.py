@@ -19,7 +19,7 @@ reads `problem_rounds`, one row per round and problem.
 
 from __future__ import annotations
 
-import functools
+import heapq
 import json
 from collections import Counter
 from typing import Any
@@ -205,7 +205,8 @@ def _round_of(row: Any, flip: str) -> int | None:
 
 def _lists(session: Session, by_flip: dict[str, list[Any]], offset: int, limit: int) -> dict[str, list[dict]]:
     """A page of each flip's problems, by round and problem id; names read for that page only."""
-    pages = {flip: sorted(rows, key=lambda r: (_round_of(r, flip) or 0, r.problem_id))[offset:offset + limit]
+    # the page's rows only: a partial sort of ten thousand rows for a page of twenty
+    pages = {flip: heapq.nsmallest(offset + limit, rows, key=lambda r: (_round_of(r, flip) or 0, r.problem_id))[offset:]
              for flip, rows in by_flip.items()}
     ids = {row.problem_id for rows in pages.values() for row in rows}
     names = {pid: (dataset, ext) for pid, dataset, ext in session.execute(
@@ -230,13 +231,13 @@ def _by_round(by_flip: dict[str, list[Any]]) -> list[dict[str, Any]]:
 
 def _by_group(by_flip: dict[str, list[Any]]) -> dict[str, dict[str, int]]:
     """Per eval group (a `key=value` of the problems' metadata): its problems and their flips."""
+    # count per distinct metadata text first (a few hundred at most), then spread over its groups
+    per_metadata = Counter((row.metadata, flip) for flip, rows in by_flip.items() for row in rows)
     counts: dict[str, Counter[str]] = {}
-    groups_of = functools.lru_cache(maxsize=None)(lambda text_: tuple(eval_groups(json.loads(text_ or "{}"))))
-    for flip, rows in by_flip.items():
-        for row in rows:
-            for group in groups_of(row.metadata):
-                counted = counts.setdefault(group, Counter())
-                counted[flip] += 1
-                if flip != "hint_only_to_unaided":  # every problem has exactly one of the others
-                    counted["problems"] += 1
+    for (metadata, flip), n in per_metadata.items():
+        for group in eval_groups(json.loads(metadata or "{}")):
+            counted = counts.setdefault(group, Counter())
+            counted[flip] += n
+            if flip != "hint_only_to_unaided":  # every problem has exactly one of the others
+                counted["problems"] += n
     return {g: {key: counts[g][key] for key in ("problems", *FLIPS)} for g in sorted(counts, key=group_sort_key)}
