@@ -141,14 +141,17 @@ def build_trainer(spec: TrainSpec, output_dir: Path, *, progress: bool = True):
 
 
 def load_for_training(init_model: str, *, progress: bool) -> tuple[Any, Any]:
-    """(tokenizer, float32 model) of `init_model`; without `progress`, datasets' map bars are off."""
+    """(tokenizer, float32 model) of `init_model`; without `progress`, the bars of datasets' maps and of
+    transformers' weight loading and saving are off (the round shows its own progress)."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     if not progress:
         from datasets.utils.logging import disable_progress_bar
+        from transformers.utils import logging as transformers_logging
 
         disable_progress_bar()  # before the trainer maps the dataset
+        transformers_logging.disable_progress_bar()  # "Loading weights" and "Writing model shards" bars
     tokenizer = AutoTokenizer.from_pretrained(init_model)
     # float32 master weights; bf16=True autocasts the matrix products only
     return tokenizer, AutoModelForCausalLM.from_pretrained(init_model, dtype=torch.float32)

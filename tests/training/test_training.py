@@ -12,17 +12,20 @@ from star.training.spec import TrainSpec
 
 @pytest.mark.slow  # real TRL training
 @pytest.mark.parametrize("lora_rank", [None, 4])
-def test_training_writes_a_loadable_checkpoint_with_new_weights(tmp_path: Path, lora_rank) -> None:
+def test_training_writes_a_loadable_checkpoint_with_new_weights(tmp_path: Path, lora_rank, capfd) -> None:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     recipe = TinyModelRecipe()
     init_random_model(tmp_path / "init", recipe)
+    capfd.readouterr()  # the set-up's own output
     out = tmp_path / "round_1"
     result = train_sft(TrainSpec(init_model=str(tmp_path / "init"), output_dir=str(out),
                                  examples=seed_examples(recipe)[:64], max_steps=3, batch_size=8,
                                  learning_rate=1e-3, lora_rank=lora_rank), progress=False)
     assert result.steps == 3 and result.examples == 64 and result.output_dir == str(out)
+    printed = capfd.readouterr()  # without progress, no library bars reach the round's console
+    assert "Loading weights" not in printed.err + printed.out and "Writing model shards" not in printed.err
     assert not (tmp_path / "round_1.partial").exists()  # written aside, then renamed
     trained = AutoModelForCausalLM.from_pretrained(out)  # plain weights: LoRA is merged for vLLM
     base = AutoModelForCausalLM.from_pretrained(tmp_path / "init")
