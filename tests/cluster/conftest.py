@@ -11,7 +11,8 @@ or worker), which is how exactly these processes are found and stopped at the
 end, including the workers Ray starts in sessions of their own. `ray stop` is
 never used: it stops every Ray on the machine.
 
-Fixture API (session scoped), for every test under tests/cluster/:
+Fixture API, for every test under tests/cluster/ (`ray_cluster` is the session's; `own_cluster`
+is a test's own, for a test that breaks it):
 
     ray_cluster -> RayTestCluster
         .gcs_address        "127.0.0.1:PORT"        (ray.init(address=...) / --set ray_address=...)
@@ -23,6 +24,8 @@ Fixture API (session scoped), for every test under tests/cluster/:
         .temp_dir           the cluster's --temp-dir
         .worker_resource    "worker_node": the custom resource only the second node has
         .kill_worker_node() SIGKILL the second node's processes (a lost node)
+        .lose_head()        SIGKILL every process of the cluster, as when its head node is lost
+        .start_head()       start a (new) head on new ports; .gcs_address, .dashboard_url and .env follow
         .start_worker_node() start a (new) second node; waits until it is alive
         .alive_nodes()      how many nodes the GCS reports alive
         .job_status(id)     a job's Ray status, straight from the job server
@@ -43,6 +46,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -51,6 +55,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 START_TIMEOUT_S = 120
+START_TRIES = 3  # `ray start` runs per node before a start-up failure is the test's
 WORKER_RESOURCE = "worker_node"
 CLUSTER_MARK = "STAR_TEST_CLUSTER"  # in every cluster process's environment: this cluster's temp dir
 NODE_MARK = "STAR_TEST_NODE"  # head or worker
@@ -92,6 +97,7 @@ class RayTestCluster:
     env: dict[str, str] = field(default_factory=dict)
     worker_resource: str = WORKER_RESOURCE
     _nodes: dict[str, subprocess.Popen] = field(default_factory=dict)
+    _tries: dict[str, int] = field(default_factory=dict)  # starts of each node since it last came up
 
     # -- starting and stopping ---------------------------------------------------
 
@@ -104,13 +110,19 @@ class RayTestCluster:
         self.env["RAY_ADDRESS"] = self.dashboard_url
         self._start("head", ["--head", "--node-ip-address=127.0.0.1", "--include-dashboard=true",
                              "--dashboard-host=127.0.0.1", "--num-cpus=2", "--num-gpus=0", *flags])
-        self._wait(lambda: self._jobs_api_ready(), "the head's job server")
+        if not self._wait("head", lambda: self._jobs_api_ready(), "the head's job server"):
+            self._nodes.pop("head").wait()
+            _kill_marked({f"{NODE_MARK}=head", f"{CLUSTER_MARK}={self.temp_dir}"}, signal.SIGKILL)  # half-started
+            self.start_head()  # on new ports: the exited head's may not be free yet
 
     def start_worker_node(self) -> None:
         self._start("worker", [f"--address={self.gcs_address}", "--node-ip-address=127.0.0.1",
                                "--num-cpus=1", "--num-gpus=0",
                                f"--resources={json.dumps({WORKER_RESOURCE: 1})}", *node_ports(head=False)])
-        self._wait(lambda: self.alive_nodes() == 2, "the worker node")
+        if not self._wait("worker", lambda: self.alive_nodes() == 2, "the worker node"):
+            self._nodes.pop("worker").wait()
+            _kill_marked({f"{NODE_MARK}=worker", f"{CLUSTER_MARK}={self.temp_dir}"}, signal.SIGKILL)
+            self.start_worker_node()
 
     def kill_worker_node(self) -> None:
         """SIGKILL every process of the worker node (raylet, agents, its workers): the node is lost."""
@@ -118,6 +130,15 @@ class RayTestCluster:
         if process is not None:
             _kill_marked({f"{NODE_MARK}=worker", f"{CLUSTER_MARK}={self.temp_dir}"}, signal.SIGKILL)
             process.wait(timeout=30)
+
+    def lose_head(self) -> None:
+        """SIGKILL the head node's processes, the job drivers on it included: Ray's GCS is gone, and the
+        worker nodes with it (they would exit once they cannot reach it; here they go at once)."""
+        for name in ("head", "worker"):
+            process = self._nodes.pop(name, None)
+            _kill_marked({f"{CLUSTER_MARK}={self.temp_dir}"}, signal.SIGKILL)
+            if process is not None:
+                process.wait(timeout=30)
 
     def stop(self) -> None:
         """Stop exactly this cluster: each node gracefully, then anything left that carries its mark."""
@@ -143,13 +164,23 @@ class RayTestCluster:
         self._nodes[name] = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT,
                                              start_new_session=True)
 
-    def _wait(self, ready, what: str) -> None:  # type: ignore[no-untyped-def]
+    def _wait(self, name: str, ready, what: str) -> bool:  # type: ignore[no-untyped-def]
+        """True once `ready()`; False when node `name`'s `ray start` exited first and may be started again.
+
+        On a busy machine `ray start` can exit at once when the GCS answers its first call too late
+        ("Failed to get node info: Deadline Exceeded"); Ray does not retry that, so the test does,
+        up to START_TRIES times, as an operator would."""
+        self._tries[name] = self._tries.get(name, 0) + 1
         deadline = time.monotonic() + START_TIMEOUT_S
         while time.monotonic() < deadline:
-            if any(p.poll() is not None for p in self._nodes.values()):
+            exited = [n for n, p in self._nodes.items() if p.poll() is not None]
+            if exited == [name] and self._tries[name] < START_TRIES:
+                return False
+            if exited:
                 break
             if ready():
-                return
+                self._tries[name] = 0
+                return True
             time.sleep(0.5)
         logs = "\n".join(p.read_text(errors="replace")[-3000:] for p in self.temp_dir.glob("*-start.log"))
         raise RuntimeError(f"{what} did not come up within {START_TIMEOUT_S}s:\n{logs}")
@@ -241,9 +272,9 @@ def cluster_env(home: Path, token: str) -> dict[str, str]:
     }
 
 
-@pytest.fixture(scope="session")
-def ray_cluster() -> Iterator[RayTestCluster]:
-    """The session's two-node Ray cluster with the job server and token auth (see the module doc)."""
+@contextmanager
+def two_node_cluster() -> Iterator[RayTestCluster]:
+    """A started two-node Ray cluster with the job server and token auth, stopped and removed after."""
     temp_dir = Path(tempfile.mkdtemp(prefix="stc-", dir="/tmp"))  # short: unix socket paths are bounded
     home = temp_dir / "home"
     home.mkdir()
@@ -256,6 +287,20 @@ def ray_cluster() -> Iterator[RayTestCluster]:
     finally:
         cluster.stop()
         shutil.rmtree(temp_dir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def ray_cluster() -> Iterator[RayTestCluster]:
+    """The session's two-node Ray cluster with the job server and token auth (see the module doc)."""
+    with two_node_cluster() as cluster:
+        yield cluster
+
+
+@pytest.fixture
+def own_cluster() -> Iterator[RayTestCluster]:
+    """A cluster of the test's own, for a test that breaks it (loses its head)."""
+    with two_node_cluster() as cluster:
+        yield cluster
 
 
 def _load_db_fixtures():  # type: ignore[no-untyped-def]
@@ -271,4 +316,6 @@ def _load_db_fixtures():  # type: ignore[no-untyped-def]
 
 
 # A PostgreSQL database for this session, dropped at the end: the store a cluster job writes to.
-pg_database = _load_db_fixtures().pg_database
+_DB_FIXTURES = _load_db_fixtures()
+pg_database = _DB_FIXTURES.pg_database
+pg_url = _DB_FIXTURES.pg_url  # an empty schema of it, for one test
