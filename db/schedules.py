@@ -11,7 +11,7 @@ functions take the session first and never commit.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, func, select, update
@@ -181,11 +181,7 @@ def _driver_alive(session: Session, run_name: str, now: datetime) -> bool:
     if info is None:
         return False
     timeout_s = float(((run.config or {}).get("lease") or {}).get("timeout_s", DEFAULT_LEASE_TIMEOUT_S))
-    return _aware(info.heartbeat_at) >= _aware(now) - timedelta(seconds=timeout_s)
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=timezone.utc)  # SQLite drops the zone
+    return info.heartbeat_at >= now - timedelta(seconds=timeout_s)  # UtcDateTime: both aware
 
 
 def claim_retry(session: Session, firing: Firing, *, owner: str, lease_expires_at: datetime,
