@@ -17,7 +17,9 @@ order and cannot deadlock. The caller still owns the transaction.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.exc import DBAPIError
@@ -28,35 +30,49 @@ from db.models import Attempt
 
 ATTEMPT_COLUMNS = (
     "run_id", "round_id", "problem_id", "kind", "sample_index", "prompt", "train_prompt",
-    "completion", "extracted", "status", "correct", "accepted", "steps_ok", "prompt_tokens",
-    "completion_tokens", "model", "created_at",
+    "completion", "extracted", "status", "correct", "accepted", "steps_ok", "refusal", "path_key",
+    "prompt_tokens", "completion_tokens", "model", "created_at",
 )
+#: the columns revision 0009 added; a batch where every row leaves them NULL is written without them,
+#: so the same code still writes a store at an older revision (benchmarks, migration tests)
+OPTIONAL_COLUMNS = ("refusal", "path_key")
 ATTEMPT_KEY = ("round_id", "problem_id", "kind", "sample_index")
-
-_COLS = ", ".join(ATTEMPT_COLUMNS)
 _KEY = ", ".join(ATTEMPT_KEY)
-_STAGING = "star_attempts_in"
-
-_SQLITE_INSERT = (
-    f"INSERT INTO attempts ({_COLS}) VALUES ({', '.join('?' * len(ATTEMPT_COLUMNS))}) "
-    f"ON CONFLICT ({_KEY}) DO NOTHING"
-)
-# Temporary tables are per connection and vanish with it; ON COMMIT DELETE ROWS
-# empties it at every commit, and IF NOT EXISTS recreates it after a rollback
-# undid its creation.
-_PG_STAGING = (
-    f"CREATE TEMPORARY TABLE IF NOT EXISTS {_STAGING} ON COMMIT DELETE ROWS AS "
-    f"SELECT {_COLS} FROM attempts WITH NO DATA"
-)
-_PG_COPY = f"COPY {_STAGING} ({_COLS}) FROM STDIN"
-_PG_INSERT = (
-    f"INSERT INTO attempts ({_COLS}) SELECT {_COLS} FROM {_STAGING} ORDER BY {_KEY} "
-    f"ON CONFLICT ({_KEY}) DO NOTHING"
-)
 
 
-def insert_attempt_tuples(session: Session, rows: Sequence[tuple[Any, ...]]) -> int:
-    """Insert tuples ordered like ATTEMPT_COLUMNS, skipping stored keys; returns rows inserted.
+@dataclass(frozen=True)
+class _Statements:
+    sqlite_insert: str
+    pg_staging: str
+    pg_copy: str
+    pg_insert: str
+    pg_clear: str
+
+
+@functools.cache
+def _statements(columns: tuple[str, ...]) -> _Statements:
+    cols = ", ".join(columns)
+    # One staging table per column set: a connection may write both sets.
+    staging = "star_attempts_in" if columns == ATTEMPT_COLUMNS else "star_attempts_in_" + str(len(columns))
+    return _Statements(
+        sqlite_insert=(f"INSERT INTO attempts ({cols}) VALUES ({', '.join('?' * len(columns))}) "
+                       f"ON CONFLICT ({_KEY}) DO NOTHING"),
+        # Temporary tables are per connection and vanish with it; ON COMMIT DELETE ROWS
+        # empties it at every commit, and IF NOT EXISTS recreates it after a rollback
+        # undid its creation.
+        pg_staging=(f"CREATE TEMPORARY TABLE IF NOT EXISTS {staging} ON COMMIT DELETE ROWS AS "
+                    f"SELECT {cols} FROM attempts WITH NO DATA"),
+        pg_copy=f"COPY {staging} ({cols}) FROM STDIN",
+        pg_insert=(f"INSERT INTO attempts ({cols}) SELECT {cols} FROM {staging} ORDER BY {_KEY} "
+                   f"ON CONFLICT ({_KEY}) DO NOTHING"),
+        pg_clear=f"DELETE FROM {staging}",
+    )
+
+
+def insert_attempt_tuples(session: Session, rows: Sequence[tuple[Any, ...]],
+                          columns: tuple[str, ...] = ATTEMPT_COLUMNS) -> int:
+    """Insert tuples ordered like `columns` (ATTEMPT_COLUMNS, or it without OPTIONAL_COLUMNS), skipping
+    stored keys; returns rows inserted.
 
     `created_at` must be a timezone-aware UTC datetime; it is converted the
     way SQLAlchemy would convert it, so ORM reads see the usual values.
@@ -70,32 +86,32 @@ def insert_attempt_tuples(session: Session, rows: Sequence[tuple[Any, ...]]) -> 
     driver = connection.connection.driver_connection
     try:
         if dialect.name == "sqlite":
-            return _executemany_insert(driver, rows)
+            return _executemany_insert(driver, rows, _statements(columns))
         if dialect.name == "postgresql":
-            return _copy_insert(driver, rows)
+            return _copy_insert(driver, rows, _statements(columns))
     except dialect.loaded_dbapi.Error as exc:
         # Raise what SQLAlchemy would have raised (IntegrityError, OperationalError...).
         raise DBAPIError.instance("INSERT INTO attempts", None, exc, dialect.loaded_dbapi.Error) from exc
     raise StoreError(f"unsupported database dialect {dialect.name!r}; use SQLite or PostgreSQL")
 
 
-def _executemany_insert(driver: Any, rows: Sequence[tuple[Any, ...]]) -> int:
+def _executemany_insert(driver: Any, rows: Sequence[tuple[Any, ...]], sql: _Statements) -> int:
     cursor = driver.cursor()
     try:
-        cursor.executemany(_SQLITE_INSERT, rows)
+        cursor.executemany(sql.sqlite_insert, rows)
         return cursor.rowcount
     finally:
         cursor.close()
 
 
-def _copy_insert(driver: Any, rows: Sequence[tuple[Any, ...]]) -> int:
+def _copy_insert(driver: Any, rows: Sequence[tuple[Any, ...]], sql: _Statements) -> int:
     with driver.cursor() as cursor:
-        cursor.execute(_PG_STAGING)
-        with cursor.copy(_PG_COPY) as copy:
+        cursor.execute(sql.pg_staging)
+        with cursor.copy(sql.pg_copy) as copy:
             for row in rows:
                 copy.write_row(row)
-        cursor.execute(_PG_INSERT)
+        cursor.execute(sql.pg_insert)
         inserted = cursor.rowcount
         # A second call in the same transaction must not see this batch again.
-        cursor.execute(f"DELETE FROM {_STAGING}")
+        cursor.execute(sql.pg_clear)
         return inserted

@@ -205,6 +205,10 @@ class Attempt(Base):
     correct: Mapped[bool]
     accepted: Mapped[bool]
     steps_ok: Mapped[bool | None]
+    # Why a correct attempt was not accepted (star.loop.acceptance.REFUSALS; NULL: accepted, wrong,
+    # or stored before revision 0009), and the key of its reasoning path (NULL unless correct).
+    refusal: Mapped[str | None] = mapped_column(String(32))
+    path_key: Mapped[str | None] = mapped_column(String(16))
     prompt_tokens: Mapped[int] = mapped_column(Integer, default=0)
     completion_tokens: Mapped[int] = mapped_column(Integer, default=0)
     model: Mapped[str] = mapped_column(Text)

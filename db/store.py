@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
-from db.bulk import insert_attempt_tuples
+from db.bulk import ATTEMPT_COLUMNS, OPTIONAL_COLUMNS, insert_attempt_tuples
 from db.errors import StoreError
 from db.models import ATTEMPT_KINDS, POLICY_ONLY, Attempt, Evaluation, Model, Problem, Round, Run, utcnow
 from db.upsert import dialect_insert, insert_ignoring_duplicates
@@ -46,6 +46,8 @@ class AttemptVerdict:
     accepted: bool
     extracted: str | None
     steps_ok: bool | None
+    refusal: str | None = None
+    path_key: str | None = None
 
 
 @dataclass(frozen=True)
@@ -65,6 +67,8 @@ class AttemptRow:
     prompt_tokens: int
     completion_tokens: int
     model: str
+    refusal: str | None = None
+    path_key: str | None = None
 
 
 def _chunks(items: Sequence[Any], size: int = _IN_CHUNK) -> Iterable[Sequence[Any]]:
@@ -206,10 +210,14 @@ def insert_attempts(session: Session, rows: Sequence[AttemptRow]) -> int:
     tuples = [
         (run_of[r.round_id], r.round_id, r.problem_id, r.kind, r.sample_index, r.prompt,
          r.train_prompt, r.completion, r.extracted, r.status, bool(r.correct), bool(r.accepted),
-         r.steps_ok, r.prompt_tokens, r.completion_tokens, r.model, now)
+         r.steps_ok, r.refusal, r.path_key, r.prompt_tokens, r.completion_tokens, r.model, now)
         for r in ordered
     ]
-    return insert_attempt_tuples(session, tuples)
+    if any(r.refusal is not None or r.path_key is not None for r in ordered):
+        return insert_attempt_tuples(session, tuples)
+    kept = [i for i, name in enumerate(ATTEMPT_COLUMNS) if name not in OPTIONAL_COLUMNS]
+    return insert_attempt_tuples(session, [tuple(row[i] for i in kept) for row in tuples],
+                                 tuple(ATTEMPT_COLUMNS[i] for i in kept))
 
 
 def attempt_keys(session: Session, round_id: int) -> set[tuple[int, str, int]]:
@@ -268,6 +276,7 @@ def update_attempt_verdicts(session: Session, verdicts: Sequence[AttemptVerdict]
                 raise StoreError(f"no attempt with id {verdict.attempt_id}; re-check only stored attempts")
             row.status, row.correct, row.accepted = verdict.status, bool(verdict.correct), bool(verdict.accepted)
             row.extracted, row.steps_ok = verdict.extracted, verdict.steps_ok
+            row.refusal, row.path_key = verdict.refusal, verdict.path_key
             changed += 1
     session.flush()
     return changed

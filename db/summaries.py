@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from db.exploration import exploration, refused
 from db.models import ATTEMPT_KINDS, Attempt, Evaluation, Round, Run
 from db.store import ROUND_COUNTS
 
@@ -76,6 +77,8 @@ def _summary(rnd: Round, metrics: dict[str, float], stored: dict[str, int] | Non
         **{key: getattr(rnd, key) for key in ROUND_COUNTS},
         "check_errors": 0,  # checks that timed out or crashed twice (the loop stores the count)
         **rnd.extra_counts,
+        "refused": refused(rnd.extra_counts),
+        "exploration": exploration(rnd.extra_counts),
         "eval_accuracy": metrics.get("accuracy"),
         **strategy_values(metrics),
         "metrics": dict(sorted(metrics.items())),

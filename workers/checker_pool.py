@@ -10,7 +10,8 @@ from star.tasks.base import Task
 
 @ray.remote
 class CheckerActor:
-    def __init__(self, workers: int, timeout: float, task: Task, accept: str) -> None:
+    def __init__(self, workers: int, timeout: float, task: Task, accept: str,
+                 require_work: str = "rationalized") -> None:
         from star.checker import Checker
 
         # The driver's task, without its problem pools (Task.for_checking): rebuilding it here would
@@ -20,16 +21,17 @@ class CheckerActor:
         self.checker = Checker(workers=workers, timeout=timeout)
         self.task = task
         self.accept = accept
+        self.require_work = require_work
 
     def score(self, items: list[CheckItem]) -> list[ScoredItem]:
-        return score_items(self.checker, self.task, items, accept=self.accept)
+        return score_items(self.checker, self.task, items, accept=self.accept, require_work=self.require_work)
 
     def rescore(self, items: list[CheckItem], timeout: float) -> list[ScoredItem]:
         """Check again on fresh worker processes with a longer timeout (timeouts and crashes only)."""
         from star.checker import Checker
 
         with Checker(workers=self.workers, timeout=timeout) as fresh:
-            return score_items(fresh, self.task, items, accept=self.accept)
+            return score_items(fresh, self.task, items, accept=self.accept, require_work=self.require_work)
 
     def same_answers(self, pairs: list[tuple[str, str]]) -> list[bool]:
         """Equivalence of extracted answers (majority voting's answer classes)."""

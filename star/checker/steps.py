@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import re
+from dataclasses import dataclass
 from fractions import Fraction
 
 from star.checker.arith import ArithError, evaluate, parse_number
@@ -115,8 +116,22 @@ def _self_contained(text: str, start: int, end: int) -> bool:
     return not _CONTINUES_RE.match(text[end:end + 12])
 
 
-def check_steps(rationale: str) -> StepVerdict:
-    """Verify every checkable arithmetic step in `rationale`; report the first wrong one."""
+@dataclass(frozen=True)
+class CheckedStep:
+    """One checkable step of a rationale: where it starts, its text, its written result, and whether
+    it is right (None: not plain arithmetic, so not judged)."""
+
+    position: int
+    text: str
+    result: Fraction | None
+    ok: bool | None
+
+
+def checked_steps(rationale: str) -> list[CheckedStep]:
+    """Every arithmetic step of `rationale` in text order (annotations and free-standing statements).
+
+    Positions count in the last MAX_PREDICTION_CHARS characters, which is all that is checked.
+    """
     text = rationale[-MAX_PREDICTION_CHARS:]
     steps = [(m.start(), m.group(0), m.group("lhs"), m.group("rhs")) for m in _ANNOTATION_RE.finditer(text)]
     # An annotation is checked once, as itself; "§" keeps the text around it
@@ -124,12 +139,24 @@ def check_steps(rationale: str) -> StepVerdict:
     blanked = _ANNOTATION_RE.sub(lambda m: "§" * len(m.group(0)), text)
     steps += _statements(blanked)
     steps.sort(key=lambda step: step[0])
+    return [CheckedStep(position, step_text, _written_result(rhs), step_ok(lhs, rhs))
+            for position, step_text, lhs, rhs in steps]
+
+
+def _written_result(rhs: str) -> Fraction | None:
+    try:
+        return _result(rhs.replace(" ", ""))[0]
+    except (ArithError, ValueError, ZeroDivisionError):
+        return None
+
+
+def check_steps(rationale: str) -> StepVerdict:
+    """Verify every checkable arithmetic step in `rationale`; report the first wrong one."""
     checked = 0
-    for _, step_text, lhs, rhs in steps:
-        verdict = step_ok(lhs, rhs)
-        if verdict is None:
+    for step in checked_steps(rationale):
+        if step.ok is None:
             continue
-        if not verdict:
-            return StepVerdict(False, checked, step_text, checked + 1)
+        if not step.ok:
+            return StepVerdict(False, checked, step.text, checked + 1)
         checked += 1
     return StepVerdict(True, None, None, checked)

@@ -79,12 +79,23 @@ class TrainingConfig(_Section):
     base_steps: int = Field(40, ge=1, description="Steps in round 1 (paper: 40).")
     step_growth: float = Field(1.2, ge=1.0, le=10.0, description="Step budget multiplier per round (paper: 1.2).")
     epochs: float | None = Field(None, gt=0.0, description="Train for this many epochs instead of the step budget.")
-    dedup: bool = Field(True, description="Drop identical rationales of the same problem before training.")
+    dedup: Literal["path", "text", "none"] = Field("path", description=(
+        "Keep one rationale per distinct reasoning path of a problem (path: same checkable steps or "
+        "scratchpad lines, whatever the wording, as RFT dedups), per identical text (text), or keep all "
+        "(none). true and false, from older configs, mean text and none."))
     max_per_problem: int | None = Field(None, ge=1, description="Cap of accepted rationales per problem (None: no cap).")
     warmup_ratio: float = Field(0.0, ge=0.0, lt=1.0, description="Fraction of steps for linear warm-up.")
     lr_schedule: Literal["linear", "cosine", "constant"] = Field(
         "linear", description="Learning-rate schedule after warm-up; decaying ones end on a steadier model."
     )
+
+    @field_validator("dedup", mode="before")
+    @classmethod
+    def _dedup_from_bool(cls, value: object) -> object:
+        # Before reasoning paths, dedup was a bool that meant "identical text".
+        if isinstance(value, bool):
+            return "text" if value else "none"
+        return value
 
     @model_validator(mode="after")
     def _batch_divides(self) -> "TrainingConfig":
@@ -248,6 +259,10 @@ class StarConfig(_Section):
     accept: Literal["answer", "answer_and_steps"] = Field(
         "answer", description="Accept a rationale on its final answer (paper) or also on every checkable step."
     )
+    require_work: Literal["rationalized", "all", "none"] = Field("rationalized", description=(
+        "Refuse a right rationale that does not do the work (no checkable step, or the answer written "
+        "before the step that computes it; docs/checker.md \"Work rules\"): on rationalized attempts, "
+        "whose prompt held the answer (default), on direct ones too (all), or never (none, the paper)."))
     ray_address: str | None = Field(None, description="Ray cluster address ('auto' to join one); None starts Ray locally.")
     # Top level, not in `generators` or `trainer`: it binds the two sections' GPUs together and is
     # validated against both (colocate_problem below).

@@ -21,7 +21,7 @@ def attempt_row(item: ScoredItem, *, task: Task, round_id: int, model: str) -> A
         completion=completion.text, extracted=item.extracted, status=item.status,
         correct=item.correct, accepted=item.accepted, steps_ok=item.steps_ok,
         prompt_tokens=completion.prompt_tokens, completion_tokens=completion.completion_tokens,
-        model=model,
+        model=model, refusal=item.refusal, path_key=item.path_key,
     )
 
 

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session, sessionmaker
 
-import db.store as store
+from db import store
+from db.exploration import exploration_counts
 from db.flips import snapshot_flips
 from db.models import Round
 from star.checker.verdict import CHECK_ERRORS
@@ -78,8 +79,9 @@ class RoundStore:
         with self.sessions() as session, session.begin():
             rnd = self._round(session, index)
             check_errors = store.count_attempts_with_status(session, rnd.id, CHECK_ERRORS)
+            explored = exploration_counts(session, rnd)
             store.update_round(session, rnd, status="done", model_in=model_in, model_out=model_out,
-                               counts={**counts, "check_errors": check_errors})
+                               counts={**counts, **explored, "check_errors": check_errors})
             # a done round's attempts never change: `star flips` of the run can read this copy
             snapshot_flips(session, rnd.run)
 
@@ -124,7 +126,8 @@ class RoundStore:
 
     def update_verdicts(self, verdicts: Sequence[tuple[int, ScoredItem]]) -> None:
         """Replace stored attempts' verdicts (by attempt id) with new ones, e.g. after a re-check."""
-        rows = [store.AttemptVerdict(attempt_id, s.status, s.correct, s.accepted, s.extracted, s.steps_ok)
+        rows = [store.AttemptVerdict(attempt_id, s.status, s.correct, s.accepted, s.extracted, s.steps_ok,
+                                     s.refusal, s.path_key)
                 for attempt_id, s in verdicts]
         with self.sessions() as session, session.begin():
             store.update_attempt_verdicts(session, rows)
@@ -133,7 +136,8 @@ class RoundStore:
         """The round's accepted direct and rationalized attempts, hint removed: its training set."""
         with self.sessions() as session, session.begin():
             rows = store.accepted_triplets(session, self._round(session, index).id)
-            return [Triplet(a.problem_id, a.train_prompt, a.completion, a.kind == "rationalized") for a in rows]
+            return [Triplet(a.problem_id, a.train_prompt, a.completion, a.kind == "rationalized", a.path_key)
+                    for a in rows]
 
     def heldout_answers(self, index: int, kind: str) -> list[HeldOutAnswer]:
         """The round's held-out answers of one kind (greedy or sampled), by problem and sample."""

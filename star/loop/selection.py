@@ -18,10 +18,19 @@ class Triplet:
     prompt: str
     completion: str
     rationalized: bool
+    #: key of the rationale's reasoning path (star.checker.work.path_key); None if stored before it was kept
+    path_key: str | None = None
+
+    def dedup_key(self, dedup: str) -> str:
+        """What two rationales of a problem must share to count once under `training.dedup`."""
+        if dedup == "path" and self.path_key is not None:
+            return "path:" + self.path_key
+        return "text:" + self.completion.strip()
 
 
-def select_examples(triplets: list[Triplet], *, dedup: bool, max_per_problem: int | None) -> list[Triplet]:
-    """Drop identical rationales per problem (optional) and cap per problem (optional).
+def select_examples(triplets: list[Triplet], *, dedup: str, max_per_problem: int | None) -> list[Triplet]:
+    """Keep one rationale per problem and reasoning path (`dedup="path"`) or text (`"text"`), or all
+    (`"none"`), and cap per problem (optional).
 
     Direct rationales are kept before rationalized ones when capping, since they
     came from the model without help. Order is otherwise stable.
@@ -31,8 +40,8 @@ def select_examples(triplets: list[Triplet], *, dedup: bool, max_per_problem: in
     seen: set[tuple[int, str]] = set()
     per_problem: dict[int, int] = defaultdict(int)
     for triplet in ordered:
-        key = (triplet.problem_id, triplet.completion.strip())
-        if dedup and key in seen:
+        key = (triplet.problem_id, triplet.dedup_key(dedup))
+        if dedup != "none" and key in seen:
             continue
         if max_per_problem is not None and per_problem[triplet.problem_id] >= max_per_problem:
             continue

@@ -6,10 +6,10 @@ Each function writes one PNG and returns its path.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 PHASES = ("generate", "rationalize", "train", "evaluate")
 
@@ -91,6 +91,35 @@ def plot_accepted(summaries: Sequence[Mapping[str, Any]], out_path: Path, *, tit
         more = share_ax.get_legend_handles_labels()
         ax.legend(handles[0] + more[0], handles[1] + more[1], loc="upper left", fontsize=8)
     return out_path
+
+
+def plot_exploration(summaries: Sequence[Mapping[str, Any]], out_path: Path, *, title: str) -> Path:
+    """Per round, the training pool's problems solved by 1+ of K, by all K and by none (%), and distinct
+    right reasoning paths per solved problem (right axis)."""
+    measured = [s for s in summaries if s.get("pool_problems")]
+    rounds = [s["round"] for s in measured]
+    shares = [s.get("exploration") or {} for s in measured]
+    with _figure(out_path, title) as ax:
+        for key, label in (("solved_any", "solved by 1+ of K"), ("solved_all", "solved by K of K"),
+                           ("solved_none", "solved by none")):
+            ax.plot(rounds, [_percent(e.get(key)) for e in shares], marker="o", label=label)
+        ax.set_xlabel("round")
+        ax.set_ylabel("training problems (%)")
+        ax.set_ylim(-2, 102)
+        ax.set_xticks(rounds)
+        paths_ax = ax.twinx()
+        paths_ax.plot(rounds, [e.get("paths_per_solved") for e in shares], color="black", linestyle="--",
+                      marker="s", label="distinct right paths per solved problem")
+        paths_ax.set_ylabel("distinct right paths per solved problem")
+        paths_ax.set_ylim(bottom=0)
+        handles = ax.get_legend_handles_labels()
+        more = paths_ax.get_legend_handles_labels()
+        ax.legend(handles[0] + more[0], handles[1] + more[1], loc="best", fontsize=8)
+    return out_path
+
+
+def _percent(value: float | None) -> float | None:
+    return None if value is None else value * 100
 
 
 def plot_timings(summaries: Sequence[Mapping[str, Any]], out_path: Path, *, title: str) -> Path:

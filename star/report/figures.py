@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from star.evaluation.metric_names import family_groups, parse_metric, sorted_families
-from star.report.charts import plot_accepted, plot_curves, plot_timings
+from star.report.charts import plot_accepted, plot_curves, plot_exploration, plot_timings
 from star.report.page_data import ReportData, ordered_splits
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
@@ -23,7 +23,7 @@ _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 class Figure:
     file: str  # name of the PNG next to index.html
     caption: str
-    section: str  # "eval:<split>:<family>", "eval:<split>", "accepted" or "timings"
+    section: str  # "eval:<split>:<family>", "eval:<split>", "accepted", "exploration" or "timings"
 
 
 class _Drawer:
@@ -51,6 +51,10 @@ def draw_figures(data: ReportData, out_dir: Path) -> list[Figure]:
         path = plot_accepted(data.summaries, drawer.path("accepted"), title=f"{name}: accepted rationales")
         drawer.add(path, "Accepted rationales per round: direct and rationalized (bars), rationalized share (line)",
                    "accepted")
+        if any(s.get("pool_problems") for s in data.summaries):
+            path = plot_exploration(data.summaries, drawer.path("exploration"), title=f"{name}: exploration")
+            drawer.add(path, "Training problems solved by 1+, all and none of their K samples (%), and distinct "
+                       "right reasoning paths per solved problem (dashed, right axis)", "exploration")
         path = plot_timings(data.summaries, drawer.path("timings"), title=f"{name}: phase timings")
         drawer.add(path, "Wall time per round and phase", "timings")
     return drawer.figures

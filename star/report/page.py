@@ -8,15 +8,16 @@ from __future__ import annotations
 
 import html
 import json
-from urllib.parse import urlencode
 from collections.abc import Iterable, Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlencode
 
 from star.evaluation.metric_names import family_groups, parse_metric, sorted_families
 from star.report.charts import PHASES, rationalization_share
 from star.report.figures import Figure
 from star.report.page_data import CATEGORIES, MAX_CHECK_ERRORS, ReportData, Sample, ordered_splits
+from star.report.table import exploration_headers, exploration_rows
 
 _STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1240px; padding: 0 1em; color: #222; }
@@ -46,6 +47,7 @@ def render_page(data: ReportData, figures: Sequence[Figure], *, serve_url: str |
         ("rounds", "Rounds", _rounds_section(data)),
         ("evaluation", "Evaluation", _evaluation_section(data, figures)),
         ("rationales-accepted", "Accepted rationales and timings", _figures_html(figures, ("accepted", "timings"))),
+        ("exploration", "Refusals and exploration", _exploration_section(data, figures)),
         ("check-errors", "Check errors", _check_errors_section(data)),
         ("samples", "Rationales", _samples_section(data)),
         ("lineage", "Lineage", _lineage_section(data)),
@@ -54,7 +56,7 @@ def render_page(data: ReportData, figures: Sequence[Figure], *, serve_url: str |
     nav = " ".join(f'<a href="#{anchor}">{esc(title)}</a>' for anchor, title, _ in sections)
     body = "\n".join(f'<section id="{anchor}"><h2>{esc(title)}</h2>\n{content}</section>'
                      for anchor, title, content in sections)
-    generated = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    generated = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     return (
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
         # An empty icon: the browser asks for no favicon.ico (a console error when served over HTTP).
@@ -109,6 +111,14 @@ def _rounds_section(data: ReportData) -> str:
                      s.get("dataset_rows"), *[_secs(timings.get(p)) for p in PHASES],
                      _secs(sum(float(v) for v in timings.values()) if timings else None)])
     return table(headers, rows, text_cols=(1,))
+
+
+def _exploration_section(data: ReportData, figures: Sequence[Figure]) -> str:
+    rows = exploration_rows(data.summaries)
+    if not rows:
+        return ("<p>No training round has counted its refusals and exploration (rounds finished before the "
+                "store kept these counts, revision 0009).</p>")
+    return table(exploration_headers(), rows) + _figures_html(figures, ("exploration",))
 
 
 def _evaluation_section(data: ReportData, figures: Sequence[Figure]) -> str:

@@ -51,8 +51,45 @@ def strategy_columns(summaries: list[dict[str, Any]]) -> list[tuple[str, str]]:
     return columns
 
 
+#: (header, key of a round summary's "exploration", percent?) in the exploration table
+EXPLORATION_COLUMNS = (("solved 1+/K", "solved_any", True), ("solved K/K", "solved_all", True),
+                       ("solved 0/K", "solved_none", True), ("paths/solved", "paths_per_solved", False),
+                       ("pass@k-pass@1", "heldout_pass_k_minus_pass_1", True))
+#: (header, count key) of refused right attempts, by reason (star.loop.acceptance.REFUSALS)
+REFUSAL_COLUMNS = (("refused: no work", "refused_no_work"), ("answer first", "refused_answer_first"),
+                   ("wrong steps", "refused_wrong_steps"))
+
+
+def exploration_rows(summaries: list[dict[str, Any]]) -> list[list[str]]:
+    """Per training round: refusals by reason, then how the round explored (db/exploration.py)."""
+    rows = []
+    for s in summaries:
+        if not s.get("pool_problems"):
+            continue  # round 0, or a round from before exploration was counted
+        shares = s.get("exploration") or {}
+        rows.append([str(s["round"]), *[_num(s.get(key, 0)) for _, key in REFUSAL_COLUMNS],
+                     *[_pct(shares.get(key)) if percent else _ratio(shares.get(key))
+                       for _, key, percent in EXPLORATION_COLUMNS], _num(s.get("new_paths"))])
+    return rows
+
+
+def exploration_headers() -> list[str]:
+    return ["round", *[h for h, _ in REFUSAL_COLUMNS], *[h for h, _, _ in EXPLORATION_COLUMNS], "new paths"]
+
+
+def exploration_table(summaries: list[dict[str, Any]], title: str) -> Table:
+    table = Table(title=title)
+    for name in exploration_headers():
+        table.add_column(name, justify="right")
+    for row in exploration_rows(summaries):
+        table.add_row(*row)
+    return table
+
+
 def print_round_table(console: Console, summaries: list[dict[str, Any]], title: str) -> None:
     console.print(round_table(summaries, title))
+    if exploration_rows(summaries):
+        console.print(exploration_table(summaries, f"{title}: refusals and exploration on the training pool"))
 
 
 def plot_learning_curve(summaries: list[dict[str, Any]], out_path: Path, title: str) -> Path:
@@ -82,3 +119,7 @@ def _pct(value: float | None) -> str:
 
 def _secs(value: float | None) -> str:
     return "" if value is None else f"{value:.0f}"
+
+
+def _ratio(value: float | None) -> str:
+    return "" if value is None else f"{value:.2f}"

@@ -74,7 +74,8 @@ def start_workers(config: StarConfig, model_path: str, task: Task) -> Workers:
             generator = GeneratorActor.options(**options, **restart).remote(spec, config.checkpoint_cache)
             workers.generators.append(generator)
         workers.checker = CheckerActor.options(num_cpus=0, **restart).remote(
-            config.checker.workers, config.checker.timeout, task.for_checking(), config.accept
+            config.checker.workers, config.checker.timeout, task.for_checking(), config.accept,
+            config.require_work,
         )
         trainer = (colocated_trainer_options(config, workers.placement_groups[0]) if config.colocate
                    else trainer_options(config.trainer))

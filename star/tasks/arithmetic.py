@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import random
 import re
+from fractions import Fraction
 
 from star.config.tasks import ArithmeticTaskConfig
 from star.errors import ConfigError
@@ -88,6 +89,33 @@ def scratchpad_is_exact(question: str, completion: str) -> bool:
     expected = scratchpad_lines(a, b) + [f"Answer: {a + b}"]
     got = [line for line in completion.strip().split("\n")]
     return got == expected
+
+
+def scratchpad_work_refusal(question: str, completion: str) -> str | None:
+    """The work rule for the scratchpad (star/checker/work.py): at least one right scratchpad line
+    (NO_WORK otherwise), and the sum not written before the line that completes it (ANSWER_FIRST)."""
+    from star.checker.work import ANSWER_FIRST, NO_WORK, mentions
+
+    a, b = parse_operands(question)
+    expected = scratchpad_lines(a, b)
+    lines = completion.split("\n")
+    starts = [sum(len(line) + 1 for line in lines[:i]) for i in range(len(lines))]
+    normalized = [" ".join(line.split()) for line in lines]
+    right = [i for i, line in enumerate(normalized) if line in expected]
+    if not right:
+        return NO_WORK
+    completing = [starts[i] for i in right if normalized[i] == expected[-1]]
+    first_mention = min(mentions(completion, Fraction(a + b)), default=None)
+    if first_mention is not None and (not completing or first_mention < completing[0]):
+        return ANSWER_FIRST
+    return None
+
+
+def scratchpad_path(completion: str) -> str:
+    """The scratchpad lines before the answer line, whitespace removed: the arithmetic reasoning path."""
+    lines = [line for line in completion.split("\n") if line.strip()]
+    work = [re.sub(r"\s", "", line) for line in lines if not line.startswith("Answer:")]
+    return "\n".join(work)
 
 
 def sample_operand(rng: random.Random, digits: int) -> int:
@@ -213,3 +241,9 @@ class ArithmeticTask(Task):
 
     def check_steps(self, completion: str, problem: Problem) -> bool:
         return scratchpad_is_exact(problem.question, completion)
+
+    def work_refusal(self, completion: str, problem: Problem) -> str | None:
+        return scratchpad_work_refusal(problem.question, completion)
+
+    def reasoning_path(self, completion: str, problem: Problem) -> str:
+        return scratchpad_path(completion)

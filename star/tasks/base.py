@@ -110,6 +110,29 @@ class Task(ABC):
 
         return check_steps(completion).ok
 
+    def work_refusal(self, completion: str, problem: Problem) -> str | None:
+        """Why a rationale that reached the gold answer does not show its work, or None when it does.
+
+        Used on rationalized attempts (and on direct ones with `require_work: all`)
+        so that a restated hint is never trained on. The default: for number
+        answers, a right checkable step before the answer line and the gold not
+        written before the step that computes it; otherwise an equation or enough
+        words of the rationale's own (star/checker/work.py). Tasks with their own
+        format override it.
+        """
+        from star.checker.work import number_value, number_work_refusal, text_work_refusal
+
+        if self.answer_type == "number" and number_value(problem.gold) is not None:
+            return number_work_refusal(completion, problem.gold, problem.question)
+        return text_work_refusal(completion, [problem.question, problem.gold])
+
+    def reasoning_path(self, completion: str, problem: Problem) -> str:
+        """The rationale reduced to what it computes: two rationales with the same path are one
+        distinct reasoning path (training.dedup: path). Default: its checkable steps in order."""
+        from star.checker.work import step_path
+
+        return step_path(completion)
+
 
 def model_prompt(task: Task | None, prompt: str) -> str | list[dict[str, str]]:
     """A stored prompt as the model was sent it: the task's chat messages when it uses the

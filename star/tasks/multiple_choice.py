@@ -113,6 +113,14 @@ class MultipleChoiceTask(DatasetTask):
             lines.append(f"({choice['label']}) {choice['text']}{mark}")
         return {"question": problem.question, "choices": "\n".join(lines)}
 
+    def work_refusal(self, completion: str, problem: Problem) -> str | None:
+        """A reason beyond naming the hinted choice: enough words that are not the question's or the
+        choices' own (star/checker/work.py, MIN_OWN_WORDS)."""
+        from star.checker.work import words_work_refusal
+
+        choices = [choice["text"] for choice in problem.metadata["choices"]]
+        return words_work_refusal(completion, [problem.question, *choices])
+
 
 def _gold_label(answer: str, choices: list[tuple[str, str]], field: str) -> str:
     """The gold choice's label; a key in another case (b for B) is accepted."""

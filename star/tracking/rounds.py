@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 import db.store as store
+from db.exploration import exploration
 from db.models import Evaluation, Round
 from star.tracking.base import Tracker
 
@@ -23,6 +24,9 @@ def round_metrics(session: Session, run_name: str, index: int) -> dict[str, floa
     metrics = {f"{split}/{metric}": float(value) for split, metric, value in evals}
     for name, count in _counts(rnd).items():
         metrics[f"counts/{name}"] = float(count)
+    for name, share in exploration(rnd.extra_counts).items():
+        if share is not None:
+            metrics[f"exploration/{name}"] = float(share)
     for phase, seconds in rnd.timings.items():
         metrics[f"timings/{phase}"] = float(seconds)
     return metrics
