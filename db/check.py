@@ -33,8 +33,8 @@ __all__ = ["STORE_CHECKS", "Check", "CheckReport", "CheckScope", "Violation", "c
 STORE_CHECKS: tuple[Check, ...] = (
     Check("attempt_keys", "at most one attempt per (run, round, problem, kind, sample)", duplicate_attempts),
     Check("attempt_runs", "an attempt's run is its round's run", misfiled_attempts),
-    Check("accepted_correct", "every accepted attempt is correct (and steps-ok where the run's `accept` "
-          "is answer_and_steps)", unearned_acceptances),
+    Check("accepted_correct", "every accepted attempt is correct and not refused (and steps-ok where the "
+          "run's `accept` is answer_and_steps); only correct attempts are refused", unearned_acceptances),
     Check("training_prompts", "no hint in a stored training prompt", hinted_training_prompts),
     Check("round_samples", "a done round stored every sample it asked for", missing_samples),
     Check("round_counts", "a done round's counts match its stored attempts", round_counts),

@@ -79,18 +79,21 @@ def requires_steps(config: Any) -> bool:
 
 
 def unearned_acceptances(session: Session, scope: CheckScope) -> list[Violation]:
-    """Every accepted attempt is correct, and steps-ok in runs that accept on answer and steps."""
+    """Every accepted attempt is correct, not refused, and steps-ok in runs that accept on answer and steps;
+    a refusal (attempts.refusal) is only ever the reason a correct attempt was not accepted."""
     strict = [run.id for run in scope.runs if requires_steps(run.config)]
     steps_missing = and_(Round.run_id.in_(strict), or_(Attempt.steps_ok.is_(None), Attempt.steps_ok.is_(False)))
+    unearned = and_(Attempt.accepted.is_(True),
+                    or_(Attempt.correct.is_(False), steps_missing, Attempt.refusal.is_not(None)))
+    misplaced_refusal = and_(Attempt.refusal.is_not(None), Attempt.correct.is_(False))
     query = (
-        attempt_rows(Attempt.status, Attempt.correct, Attempt.steps_ok)
-        .where(attempts_in_scope(scope), Attempt.accepted.is_(True),
-               or_(Attempt.correct.is_(False), steps_missing))
+        attempt_rows(Attempt.status, Attempt.correct, Attempt.steps_ok, Attempt.refusal)
+        .where(attempts_in_scope(scope), or_(unearned, misplaced_refusal))
         .order_by(Attempt.id)
     )
     total, rows = capped(session, query, scope.limit)
-    return violation("accepted_correct", f"{plural(total, 'accepted attempt')} not correct, or not steps-ok "
-                     f"in a run with `accept: {ANSWER_AND_STEPS}`", total, rows)
+    return violation("accepted_correct", f"{plural(total, 'attempt')} accepted but not correct, refused, or not "
+                     f"steps-ok in a run with `accept: {ANSWER_AND_STEPS}`; or refused though wrong", total, rows)
 
 
 def hinted_training_prompts(session: Session, scope: CheckScope) -> list[Violation]:

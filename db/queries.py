@@ -15,7 +15,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session, joinedload
 
 from db.errors import StoreError
-from db.models import ATTEMPT_KINDS, Attempt, Problem, Round, Run, RunLease
+from db.models import ATTEMPT_KINDS, REFUSALS, Attempt, Problem, Round, Run, RunLease
 from db.store import get_round, get_run
 
 _LIKE_SPECIAL = re.compile(r"[/%_]")  # escaped so --contains is a literal substring
@@ -70,6 +70,7 @@ class RationaleFilter:
     search: str | None = None  # full-text query (db/search.py): words, "a phrase", OR, -word
     accepted: bool | None = None
     after_id: int | None = None  # only attempts with a larger id: the next page after this one
+    refusal: str | None = None  # a reason of db.models.REFUSALS, or "any" for every refused right attempt
 
 
 def check_filter(flt: RationaleFilter) -> None:
@@ -78,6 +79,8 @@ def check_filter(flt: RationaleFilter) -> None:
         raise StoreError(f"unknown attempt kind {flt.kind!r}; use one of {', '.join(ATTEMPT_KINDS)}")
     if flt.limit < 1:
         raise StoreError(f"--limit must be at least 1, got {flt.limit}")
+    if flt.refusal is not None and flt.refusal not in (*REFUSALS, "any"):
+        raise StoreError(f"unknown refusal {flt.refusal!r}; use one of {', '.join(REFUSALS)} or any")
 
 
 def attempt_conditions(flt: RationaleFilter) -> list[ColumnElement[bool]]:
@@ -91,6 +94,10 @@ def attempt_conditions(flt: RationaleFilter) -> list[ColumnElement[bool]]:
         conditions.append(Attempt.correct.is_(flt.correct))
     if flt.accepted is not None:
         conditions.append(Attempt.accepted.is_(flt.accepted))
+    if flt.refusal == "any":
+        conditions.append(Attempt.refusal.is_not(None))
+    elif flt.refusal is not None:
+        conditions.append(Attempt.refusal == flt.refusal)
     if flt.contains:
         # ILIKE on PostgreSQL (lower(x) LIKE lower(y), as icontains() writes it, is
         # several times slower there); SQLite's LIKE ignores ASCII case anyway.
@@ -174,6 +181,8 @@ def attempt_dict(attempt: Attempt) -> dict[str, Any]:
         "correct": attempt.correct,
         "accepted": attempt.accepted,
         "steps_ok": attempt.steps_ok,
+        "refusal": attempt.refusal,
+        "path_key": attempt.path_key,
         "prompt_tokens": attempt.prompt_tokens,
         "completion_tokens": attempt.completion_tokens,
         "model": attempt.model,

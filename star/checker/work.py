@@ -41,7 +41,7 @@ from fractions import Fraction
 
 from star.checker.arith import ArithError, parse_number
 from star.checker.limits import MAX_PREDICTION_CHARS
-from star.checker.steps import CheckedStep, checked_steps
+from star.checker.steps import CheckedStep, checked_steps, step_ok
 
 #: a rationale that reached the gold answer with no checkable step (or too few words of its own)
 NO_WORK = "no_work"
@@ -105,6 +105,37 @@ def mentions(text: str, value: Fraction) -> list[int]:
     return sorted(found)
 
 
+# "15 stickers - 7 stickers = 8 stickers": a step with units between its numbers, as GSM8K's shots
+# write them once the calculator annotations are removed. Units are words of two letters or more
+# (a lone "x" is a times sign) or a rate ("snakes/jaguar"), at most three after each number.
+_UNIT_NUMBER = r"\$?\d[\d,]*(?:\.\d+)?%?"
+_UNIT_WORD = r"[A-Za-z][A-Za-z'-]+(?:/[A-Za-z][A-Za-z'-]+)?"  # "snakes", "ml/liter"
+_UNITS_AFTER = rf"(?:\s+{_UNIT_WORD}){{0,3}}"
+_UNIT_OP = r"(?:\s*[-+*/×÷]\s*|\s+[xX]\s+)"
+_UNIT_STATEMENT_RE = re.compile(
+    rf"(?<![\w.$])(?P<lhs>{_UNIT_NUMBER}{_UNITS_AFTER}(?:{_UNIT_OP}{_UNIT_NUMBER}{_UNITS_AFTER})+)"
+    rf"\s*=\s*(?P<rhs>{_UNIT_NUMBER})")
+_UNIT_WORD_RE = re.compile(_UNIT_WORD)
+
+
+def _unit_steps(text: str) -> list[CheckedStep]:
+    steps = []
+    for match in _UNIT_STATEMENT_RE.finditer(text):
+        lhs = _UNIT_WORD_RE.sub(" ", match.group("lhs"))
+        rhs = match.group("rhs")
+        steps.append(CheckedStep(match.start(), f"{lhs}={rhs}", number_value(rhs), step_ok(lhs, rhs)))
+    return steps
+
+
+def work_statements(text: str) -> list[CheckedStep]:
+    """The checkable steps of a rationale (star.checker.steps) and the steps with units between their
+    numbers, in text order; a unit step that overlaps a plain one is the same step."""
+    plain = checked_steps(text)
+    starts = {step.position for step in plain}
+    extra = [step for step in _unit_steps(text) if not any(abs(step.position - s) < 3 for s in starts)]
+    return sorted(plain + extra, key=lambda step: step.position)
+
+
 def _answer_line_start(text: str) -> int:
     """Where the final answer line starts (`Answer: 72`, `#### 72`, `The answer is 72.`); len(text) if none."""
     stripped = text.rstrip()
@@ -115,7 +146,7 @@ def _answer_line_start(text: str) -> int:
 def work_steps(text: str) -> list[CheckedStep]:
     """The right, checkable steps of a rationale that lie before its final answer line."""
     end = _answer_line_start(text)
-    return [step for step in checked_steps(text) if step.ok and step.position < end]
+    return [step for step in work_statements(text) if step.ok and step.position < end]
 
 
 def number_work_refusal(rationale: str, gold: str, question: str) -> str | None:
@@ -172,7 +203,7 @@ def normalized_text(text: str) -> str:
 
 def step_path(rationale: str) -> str:
     """The ordered checkable steps (`48/2=24;48+24=72`), or the normalised text when there are none."""
-    steps = [step.text for step in checked_steps(rationale) if step.ok is not None]
+    steps = [step.text for step in work_statements(rationale) if step.ok is not None]
     if not steps:
         return normalized_text(rationale)
     return ";".join(re.sub(r"[\s$<>]", "", step) for step in steps)

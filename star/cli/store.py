@@ -154,6 +154,8 @@ def _dataset(summary: dict[str, Any]) -> str | None:
               help="Only sampled evaluation attempts (maj@k, pass@k).")
 @click.option("--correct/--incorrect", default=None, help="Only correct (or incorrect) attempts.")
 @click.option("--accepted/--not-accepted", default=None, help="Only attempts used for training (or not).")
+@click.option("--refusal", default=None, metavar="REASON",
+              help="Only right attempts refused for REASON (no_work, answer_first, wrong_steps) or for any.")
 @click.option("--contains", default=None, metavar="TEXT", help="Completion contains TEXT (any case; a scan).")
 @click.option("--search", default=None, metavar="QUERY",
               help='Full-text search of completions (indexed): words, "a phrase", a OR b, -word.')
@@ -164,7 +166,8 @@ def _dataset(summary: dict[str, Any]) -> str | None:
 @json_option
 def rationales_cmd(
     run: str, round_index: int | None, problem: str | None, kind: str | None, correct: bool | None,
-    accepted: bool | None, contains: str | None, search: str | None, after_id: int | None, limit: int,
+    accepted: bool | None, refusal: str | None, contains: str | None, search: str | None, after_id: int | None,
+    limit: int,
     db_url: str | None, as_json: bool,
 ) -> None:
     """List stored attempts (rationales) of RUN, by round and oldest first (--search: in id order)."""
@@ -172,7 +175,8 @@ def rationales_cmd(
     from db.search import parse_search, search_rationales
 
     flt = RationaleFilter(run=run, round_index=round_index, problem=problem, kind=kind, correct=correct,
-                          contains=contains, limit=limit, search=search, accepted=accepted, after_id=after_id)
+                          contains=contains, limit=limit, search=search, accepted=accepted, after_id=after_id,
+                          refusal=refusal)
     if search is not None:
         parse_search(search)  # a query with no word fails before the store is touched
     with open_sessions(db_url) as sessions:
@@ -204,8 +208,8 @@ def _print_rationales(session: Session, flt: RationaleFilter,
         print_json([attempt_dict(a) for a in attempts])
         return
     rows = [[a.id, a.round.index, a.problem.external_id, a.kind, a.sample_index, a.correct,
-             a.accepted, a.extracted, _excerpt(a.completion)] for a in attempts]
-    columns = ["id", "round", "problem", "kind", "#", "correct", "accepted", "answer", "completion"]
+             a.accepted, a.refusal, a.extracted, _excerpt(a.completion)] for a in attempts]
+    columns = ["id", "round", "problem", "kind", "#", "correct", "accepted", "refused", "answer", "completion"]
     print_table(columns, rows, empty="no attempts match", clip_last=True)
 
 

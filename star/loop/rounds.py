@@ -9,8 +9,9 @@ skipped, so re-running a run name continues where it stopped.
 from __future__ import annotations
 
 from star.engines.requests import GenRequest, chat_turns, request_seed
+from star.evaluation.heldout import GREEDY
 from star.loop.context import RunContext
-from star.loop.evaluate import evaluate_round
+from star.loop.evaluate import evaluate_round, heldout_work_counts
 from star.loop.frontier import allocate_samples, allocation_summary, last_round_record
 from star.loop.rationalization import hinted_requests
 from star.loop.stored_phase import run_stored_phase
@@ -94,6 +95,8 @@ def rationalize(ctx: RunContext, index: int, model: str, failed: dict[int, Probl
 
 
 def finish_round(ctx: RunContext, index: int, *, model_in: str, model_out: str, counts: dict[str, int]) -> None:
-    """Mark the round done with its counts, then send its metrics to the tracker."""
-    ctx.store.finish(index, model_in=model_in, model_out=model_out, counts=counts)
+    """Mark the round done with its counts (and how many held-out answers show their work), then send its
+    metrics to the tracker."""
+    work = heldout_work_counts(ctx.task, ctx.held_out, ctx.store.heldout_answers(index, GREEDY))
+    ctx.store.finish(index, model_in=model_in, model_out=model_out, counts={**counts, **work})
     log_round(ctx.tracker, ctx.sessions, ctx.run_name, index)

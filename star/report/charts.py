@@ -6,6 +6,7 @@ Each function writes one PNG and returns its path.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -94,21 +95,21 @@ def plot_accepted(summaries: Sequence[Mapping[str, Any]], out_path: Path, *, tit
 
 
 def plot_exploration(summaries: Sequence[Mapping[str, Any]], out_path: Path, *, title: str) -> Path:
-    """Per round, the training pool's problems solved by 1+ of K, by all K and by none (%), and distinct
-    right reasoning paths per solved problem (right axis)."""
-    measured = [s for s in summaries if s.get("pool_problems")]
+    """Per round, the training pool's problems solved by 1+ of K, by all K and by none, and the greedy
+    held-out answers that do the work (%); distinct right reasoning paths per solved problem (right axis)."""
+    measured = [s for s in summaries if s.get("pool_problems") or s.get("heldout_greedy")]
     rounds = [s["round"] for s in measured]
     shares = [s.get("exploration") or {} for s in measured]
     with _figure(out_path, title) as ax:
         for key, label in (("solved_any", "solved by 1+ of K"), ("solved_all", "solved by K of K"),
-                           ("solved_none", "solved by none")):
+                           ("solved_none", "solved by none"), ("heldout_shows_work", "held-out answers with work")):
             ax.plot(rounds, [_percent(e.get(key)) for e in shares], marker="o", label=label)
         ax.set_xlabel("round")
         ax.set_ylabel("training problems (%)")
         ax.set_ylim(-2, 102)
         ax.set_xticks(rounds)
         paths_ax = ax.twinx()
-        paths_ax.plot(rounds, [e.get("paths_per_solved") for e in shares], color="black", linestyle="--",
+        paths_ax.plot(rounds, [_value(e.get("paths_per_solved")) for e in shares], color="black", linestyle="--",
                       marker="s", label="distinct right paths per solved problem")
         paths_ax.set_ylabel("distinct right paths per solved problem")
         paths_ax.set_ylim(bottom=0)
@@ -118,8 +119,12 @@ def plot_exploration(summaries: Sequence[Mapping[str, Any]], out_path: Path, *, 
     return out_path
 
 
-def _percent(value: float | None) -> float | None:
-    return None if value is None else value * 100
+def _percent(value: float | None) -> float:
+    return math.nan if value is None else value * 100
+
+
+def _value(value: float | None) -> float:
+    return math.nan if value is None else value
 
 
 def plot_timings(summaries: Sequence[Mapping[str, Any]], out_path: Path, *, title: str) -> Path:

@@ -54,7 +54,9 @@ def strategy_columns(summaries: list[dict[str, Any]]) -> list[tuple[str, str]]:
 #: (header, key of a round summary's "exploration", percent?) in the exploration table
 EXPLORATION_COLUMNS = (("solved 1+/K", "solved_any", True), ("solved K/K", "solved_all", True),
                        ("solved 0/K", "solved_none", True), ("paths/solved", "paths_per_solved", False),
-                       ("pass@k-pass@1", "heldout_pass_k_minus_pass_1", True))
+                       ("pass@k-pass@1", "heldout_pass_k_minus_pass_1", True),
+                       ("held-out with work", "heldout_shows_work", True),
+                       ("right with work", "heldout_right_shows_work", True))
 #: (header, count key) of refused right attempts, by reason (star.loop.acceptance.REFUSALS)
 REFUSAL_COLUMNS = (("refused: no work", "refused_no_work"), ("answer first", "refused_answer_first"),
                    ("wrong steps", "refused_wrong_steps"))
@@ -64,8 +66,8 @@ def exploration_rows(summaries: list[dict[str, Any]]) -> list[list[str]]:
     """Per training round: refusals by reason, then how the round explored (db/exploration.py)."""
     rows = []
     for s in summaries:
-        if not s.get("pool_problems"):
-            continue  # round 0, or a round from before exploration was counted
+        if not s.get("pool_problems") and not s.get("heldout_greedy"):
+            continue  # a round from before exploration was counted
         shares = s.get("exploration") or {}
         rows.append([str(s["round"]), *[_num(s.get(key, 0)) for _, key in REFUSAL_COLUMNS],
                      *[_pct(shares.get(key)) if percent else _ratio(shares.get(key))

@@ -49,11 +49,12 @@ def rounds(s: ReadSession, run: str) -> Response:
 
 def rationale_filter(run: str, round: int | None = None, problem: str | None = None, kind: str | None = None,
                      correct: bool | None = None, accepted: bool | None = None, contains: str | None = None,
-                     search: str | None = None, after: int | None = None,
+                     search: str | None = None, after: int | None = None, refusal: str | None = None,
                      limit: int = Query(20, ge=1, le=MAX_PAGE)) -> RationaleFilter:
     """The query parameters of `star rationales`, as a filter (a FastAPI dependency)."""
     return RationaleFilter(run=run, round_index=round, problem=problem, kind=kind or None, correct=correct,
-                           accepted=accepted, contains=contains or None, search=search, after_id=after, limit=limit)
+                           accepted=accepted, contains=contains or None, search=search, after_id=after, limit=limit,
+                           refusal=refusal or None)
 
 
 @router.get("/rationales")

@@ -101,3 +101,30 @@ def test_the_embedded_arithmetic_task_does_not_accept_an_echo(pool: Checker) -> 
     assert task.answer_type == "number"
     assert (echoed.status, echoed.accepted) == ("not_a_number", False)
     assert (computed.status, computed.accepted) == ("correct", True)
+
+
+def test_a_rationalized_answer_without_work_is_refused_and_says_why(pool: Checker) -> None:
+    """require_work: the hinted kind must do the scratchpad; direct ones only with `all`; held-out never."""
+    from star.tasks.arithmetic import render_rationale
+
+    task = build_task(ArithmeticTaskConfig(min_digits=2, max_digits=2, train_per_digits=3, eval_per_digits=1))
+    problem = task.train_problems()[0]
+    bare, worked = f"Answer: {problem.gold}\n", render_rationale(*map(int, problem.question.split("+")))
+
+    def scored(kind: str, text: str, require_work: str, accept: str = "answer"):
+        item = CheckItem(Completion(1, kind, 0, "p", text, 1, 1, True), problem)
+        return score_items(pool, task, [item], accept=accept, require_work=require_work)[0]
+
+    refused = scored("rationalized", bare, "rationalized")
+    assert (refused.correct, refused.accepted, refused.refusal) == (True, False, "no_work")
+    assert refused.path_key is not None  # every right attempt keeps its reasoning path
+    kept = scored("rationalized", worked, "rationalized")
+    assert (kept.accepted, kept.refusal) == (True, None) and kept.path_key != refused.path_key
+    assert scored("direct", bare, "rationalized").accepted
+    assert scored("direct", bare, "all").refusal == "no_work"
+    assert scored("eval", bare, "all").accepted  # held-out answers are graded, not trained on
+    assert scored("rationalized", bare, "none").accepted  # the paper's filter
+    slipped = worked.replace("=", "=1", 1)  # a scratchpad line goes wrong, the answer line stays right
+    assert scored("direct", slipped, "none", accept="answer_and_steps").refusal == "wrong_steps"
+    wrong = scored("rationalized", "Answer: 1\n", "rationalized")
+    assert (wrong.correct, wrong.refusal, wrong.path_key) == (False, None, None)

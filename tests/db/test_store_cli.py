@@ -144,3 +144,30 @@ def test_environment_variable_selects_the_database(
 ) -> None:
     monkeypatch.setenv("STAR_DATABASE_URL", store_url)
     assert [r["name"] for r in star_json("runs")] == ["demo"]
+
+
+def test_rationales_by_refusal(store_url: str, seeded: Any, factory: sessionmaker[Session], make_attempt: Any) -> None:
+    import dataclasses
+
+    with factory.begin() as s:
+        rid = get_or_create_round(s, get_run(s, "demo"), 3).id
+        pid = seeded.problems["p0"]
+        rows = [dataclasses.replace(make_attempt(rid, pid, "rationalized", k, ok=True, accepted=False,
+                                                 completion=f"Answer: 4 ({reason})"), refusal=reason, path_key="k")
+                for k, reason in enumerate(["no_work", "answer_first", "no_work"])]
+        insert_attempts(s, rows)
+    found = star_json("rationales", "demo", "--refusal", "no_work", "--db", store_url)
+    assert [(r["sample_index"], r["refusal"], r["accepted"]) for r in found] == [(0, "no_work", False),
+                                                                               (2, "no_work", False)]
+    assert len(star_json("rationales", "demo", "--refusal", "any", "--db", store_url)) == 3
+    assert "answer_first" in star("rationales", "demo", "--round", "3", "--db", store_url).stdout
+    bad = CliRunner().invoke(cli, ["rationales", "demo", "--refusal", "lazy", "--db", store_url])
+    assert bad.exit_code != 0 and "unknown refusal 'lazy'" in bad.output and "no_work" in bad.output
+
+
+def test_the_store_and_the_loop_name_the_same_refusals() -> None:
+    from db.models import REFUSALS
+    from star.checker.work import ANSWER_FIRST, NO_WORK
+    from star.loop import acceptance
+
+    assert REFUSALS == acceptance.REFUSALS and {NO_WORK, ANSWER_FIRST} <= set(REFUSALS)

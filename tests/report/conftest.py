@@ -42,6 +42,17 @@ FAMILIES = {"accuracy": (0.25, 0.5, 0.625), "maj@8": (0.3, 0.55, 0.7), "pass@8":
             "self_check@4": (0.1, 0.2, 0.3)}
 TIMINGS = {"generate": 12.5, "rationalize": 4.25, "train": 30.0, "evaluate": 6.0}
 
+#: what a finished round keeps of its exploration (db/exploration.py): round 0 only held-out answers
+EXPLORED = {
+    0: {"heldout_greedy": 4, "heldout_greedy_work": 4, "heldout_right": 1, "heldout_right_work": 1},
+    1: {"pool_problems": 8, "pool_solved_any": 4, "pool_solved_all": 2, "pool_correct_paths": 6, "new_paths": 5,
+        "refused_no_work": 2, "heldout_greedy": 4, "heldout_greedy_work": 3, "heldout_right": 2,
+        "heldout_right_work": 1},
+    2: {"pool_problems": 8, "pool_solved_any": 6, "pool_solved_all": 3, "pool_correct_paths": 9, "new_paths": 4,
+        "refused_answer_first": 1, "heldout_greedy": 4, "heldout_greedy_work": 2, "heldout_right": 2,
+        "heldout_right_work": 0},
+}
+
 
 def attempt(round_id: int, problem_id: int, kind: str, sample: int, *, ok: bool, completion: str,
             prompt: str = "Q: 3 + 4 = ?\nA:", status: str | None = None) -> AttemptRow:
@@ -84,8 +95,9 @@ def seed(url: str) -> None:
             for index in (1, 2):
                 update_round(s, rounds[index], status="done", timings=TIMINGS, counts={
                     "attempted": 8, "accepted_direct": 3, "accepted_rationalized": index,
-                    "train_examples": 3 + index, "train_steps": 5, "check_errors": 1 if index == 1 else 0})
-            update_round(s, rounds[0], status="done", timings={"evaluate": 2.0})
+                    "train_examples": 3 + index, "train_steps": 5, "check_errors": 1 if index == 1 else 0,
+                    **EXPLORED[index]})
+            update_round(s, rounds[0], status="done", timings={"evaluate": 2.0}, counts=EXPLORED[0])
     finally:
         engine.dispose()
 

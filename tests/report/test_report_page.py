@@ -51,8 +51,8 @@ def test_every_image_is_a_png_next_to_the_page(report: Path) -> None:
 def test_every_stored_metric_family_has_curves_and_a_table(report: Path, facts) -> None:
     evaluation = sections(report)["evaluation"]
     images = parse(report).images
-    # One chart comparing the families, one per family (split by digits), then accepted and timings.
-    assert len(images) == 1 + len(facts.families) + 2
+    # One chart comparing the families, one per family (split by digits), then accepted, exploration, timings.
+    assert len(images) == 1 + len(facts.families) + 3
     for family, values in facts.families.items():
         assert f"<h3>{family} (eval)</h3>" in evaluation
         assert any(f"-eval-{re.sub('[^A-Za-z0-9_.-]+', '-', family)}-digits.png" in src for src in images)
@@ -75,6 +75,18 @@ def test_rounds_counts_share_and_timings(report: Path, facts) -> None:
         ["2", "done", "8", "3", "2", "40.0%", "0", "5", "5", "–"],
     ]
     assert cells[1][10:] == ["12.5", "4.2", "30.0", "6.0", f"{sum(facts.timings.values()):.1f}"]
+
+
+def test_refusals_and_exploration_per_round(report: Path) -> None:
+    explored = sections(report)["exploration"]
+    rows = re.findall(r"<tr>(.*?)</tr>", explored, flags=re.S)[1:]
+    cells = [re.findall(r"<td[^>]*>(.*?)</td>", row) for row in rows]
+    # round, refused (no work, answer first, wrong steps), solved 1+/K/none, paths/solved, pass gap,
+    # held-out with work, right with work, new paths
+    assert cells[0][0] == "0" and cells[0][9:11] == ["100.0%", "100.0%"]
+    assert cells[1] == ["1", "2", "0", "0", "50.0%", "25.0%", "50.0%", "1.50", "", "75.0%", "50.0%", "5"]
+    assert cells[2][:4] == ["2", "0", "1", "0"] and cells[2][7] == "1.50" and cells[2][10] == "0.0%"
+    assert "fig" in explored and "exploration.png" in explored
 
 
 def test_samples_show_right_wrong_and_rationalized_as_trained(report: Path, facts) -> None:
