@@ -125,9 +125,10 @@ def update_round(
     model_in: str | None = None,
     model_out: str | None = None,
     timings: dict[str, float] | None = None,
-    counts: dict[str, int] | None = None,
+    counts: dict[str, int | float] | None = None,
 ) -> None:
-    """Set the given fields; timings and counts are merged into what is stored."""
+    """Set the given fields; timings and counts are merged into what is stored (a float count, such as a
+    chosen sampling temperature, stays a float)."""
     if status is not None:
         rnd.status = status
     if model_in is not None:
@@ -141,7 +142,7 @@ def update_round(
         if key in ROUND_COUNTS:
             setattr(rnd, key, int(value))
         else:
-            extra[key] = int(value)
+            extra[key] = value if isinstance(value, float) else int(value)
     if extra:
         rnd.extra_counts = {**rnd.extra_counts, **extra}
     rnd.updated_at = utcnow()

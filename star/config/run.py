@@ -42,6 +42,24 @@ class SamplingConfig(_Section):
         "frontier allocation: samples for a problem the model got right every time last round."))
     max_samples_per_problem: int = Field(16, ge=1, le=1024, description=(
         "frontier allocation: most samples one problem gets in a round."))
+    temperature_choice: Literal["fixed", "balance"] = Field("fixed", description=(
+        "fixed: every round samples at `temperature`. balance: each round first probes the training pool at "
+        "`balance_temperatures` and samples at the one with the best balance of accuracy and distinct right "
+        "rationales (B-STaR; star/loop/balance.py). Off by default until measured (docs/experiments.md)."))
+    balance_temperatures: list[float] = Field([0.4, 0.6, 0.8, 1.0, 1.2], min_length=1, max_length=16,
+                                              description="balance: the temperatures a round's probe tries.")
+    balance_problems: int = Field(64, ge=1, le=100_000, description="balance: training problems probed per round.")
+    balance_samples: int | None = Field(None, ge=1, le=256, description=(
+        "balance: samples per probed problem and temperature (None: samples_per_problem)."))
+    balance_paths: int = Field(2, ge=1, le=256, description=(
+        "balance: distinct right rationales at which a problem counts as fully explored."))
+
+    @field_validator("balance_temperatures")
+    @classmethod
+    def _probe_temperatures(cls, values: list[float]) -> list[float]:
+        if any(not 0.0 < t <= 5.0 for t in values) or len(set(values)) != len(values):
+            raise ValueError(f"balance_temperatures must be distinct and in (0, 5], got {values}")
+        return values
 
     @model_validator(mode="after")
     def _frontier_bounds(self) -> "SamplingConfig":

@@ -37,6 +37,9 @@ KNOWN_NOISE: tuple[tuple[str, str], ...] = (
     ("is not found in LD_PRELOAD", "tcmalloc / iomp are optional speed-ups that a pip install does not ship"),
     ("RotaryEmbedding: Failed to load weights",
      "a rotary embedding has no weights in a checkpoint; vLLM keeps its computed cache"),
+    ("with dtype torch.float32 into parameter with dtype torch.bfloat16",
+     "a float32 checkpoint (star's SmolLM2 conversion, every round's fine-tune) served in bfloat16, as "
+     "`generators.dtype: auto` asks on a CPU with native bfloat16: vLLM casts each tensor as it copies it"),
     ("ParallelLMHead: Failed to load weights",
      "a tied output head has no weights of its own in a checkpoint; it takes the embedding's, and "
      "star refreshes its CPU kernel after each swap (tests/engines/test_weight_swap.py checks the outputs)"),

@@ -70,6 +70,16 @@ class RoundStore:
         with self.sessions() as session, session.begin():
             return self._round(session, index).model_out
 
+    def extra_counts(self, index: int) -> dict[str, int | float]:
+        """What round `index` has recorded beyond its fixed counts (check errors, a chosen temperature ...)."""
+        with self.sessions() as session, session.begin():
+            return dict(self._round(session, index).extra_counts)
+
+    def keep_counts(self, index: int, counts: dict[str, int | float]) -> None:
+        """Record counts (or a choice, such as the sampling temperature) with round `index` now."""
+        with self.sessions() as session, session.begin():
+            store.update_round(session, self._round(session, index), counts=counts)
+
     def mark(self, index: int, *, status: str, model_in: str | None = None) -> None:
         with self.sessions() as session, session.begin():
             store.update_round(session, self._round(session, index), status=status, model_in=model_in)

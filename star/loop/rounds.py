@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from star.engines.requests import GenRequest, chat_turns, request_seed
 from star.evaluation.heldout import GREEDY
+from star.loop.balance import round_temperature
 from star.loop.context import RunContext
 from star.loop.evaluate import evaluate_round, heldout_work_counts
 from star.loop.frontier import allocate_samples, allocation_summary, last_round_record
@@ -59,8 +60,9 @@ def generate_direct(ctx: RunContext, index: int, model: str) -> set[int]:
     cfg = ctx.config.sampling
     stop = tuple(cfg.stop) + tuple(ctx.task.stop)
     samples = samples_per_problem(ctx, index)
+    temperature = round_temperature(ctx, index, model)
     requests = [
-        GenRequest(pid, "direct", ctx.task.prompt(p), samples[pid], cfg.temperature, cfg.top_p,
+        GenRequest(pid, "direct", ctx.task.prompt(p), samples[pid], temperature, cfg.top_p,
                    cfg.max_new_tokens, stop, request_seed(ctx.config.seed, index, p.uid, "direct"),
                    chat_turns(ctx.task, ctx.task.prompt(p)))
         for pid, p in ctx.train.items()

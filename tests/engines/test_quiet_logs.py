@@ -40,8 +40,11 @@ def test_each_known_notice_is_dropped_and_other_warnings_pass() -> None:
             "libiomp is not found in LD_PRELOAD. For best performance, ...",
             "RotaryEmbedding: Failed to load weights", "ParallelLMHead: Failed to load weights",
             "Triton not available, find_triton_kernels = []",
-            "Reset SSM cache type to float32 for accelerated GDN mamba backend 'none'."]
-    kept = ["LlamaDecoderLayer: Failed to load weights", "KV cache space is too small", "out of memory"]
+            "Reset SSM cache type to float32 for accelerated GDN mamba backend 'none'.",
+            "Attempted to load weight layers.9.mlp.down_proj.weight with dtype torch.float32 into parameter with "
+            "dtype torch.bfloat16"]
+    kept = ["LlamaDecoderLayer: Failed to load weights", "KV cache space is too small", "out of memory",
+            "Attempted to load weight norm.weight with dtype torch.float16 into parameter with dtype torch.int8"]
     assert all(any(part in message for message in seen) for part, _ in KNOWN_NOISE)  # each entry is tested
     assert _logged(seen) == ""
     assert _logged(kept).splitlines() == kept
