@@ -32,10 +32,12 @@ from typing import Any
 DIGITS = range(1, 6)
 
 
-def run_build(seed: int, rounds: int, folder: Path, extra: list[str], from_scratch: bool = False) -> float:
-    """`star run` of the embedded default with run seed `seed`, from an empty model cache; wall seconds."""
+def run_build(seed: int, rounds: int, folder: Path, extra: list[str], from_scratch: bool = False,
+              cache: Path | None = None) -> float:
+    """`star run` of the embedded default with run seed `seed`, from an empty model cache (`folder/cache`,
+    or `cache`, which runs of the same build may share); wall seconds."""
     folder.mkdir(parents=True, exist_ok=True)
-    env = os.environ | {"XDG_CACHE_HOME": str(folder / "cache")}
+    env = os.environ | {"XDG_CACHE_HOME": str(cache or folder / "cache")}
     if from_scratch:
         env["STAR_TINY_FROM_SCRATCH"] = "1"
     command = [sys.executable, "-m", "star", "run", "--quiet", "--rounds", str(rounds), "--run-name", folder.name,
@@ -127,7 +129,15 @@ def plot(builds: dict[str, list[dict[str, Any]]], out_path: Path, title: str = "
         line, = ax.plot(rounds, mean, marker="o", label=label, **style)
         ax.fill_between(rounds, [min(c) for c in zip(*per_build)], [max(c) for c in zip(*per_build)],
                         color=line.get_color(), alpha=0.15)
-    ax.set_title(f"{title} over {len(builds)} seed-model builds (mean, range shaded)")
+    return save_accuracy_plot(fig, ax, rounds, f"{title} over {len(builds)} seed-model builds (mean, range shaded)",
+                              out_path)
+
+
+def save_accuracy_plot(fig: Any, ax: Any, rounds: list[int], title: str, out_path: Path) -> Path:
+    """Label a held-out-accuracy-per-round chart, write it as PNG and close it."""
+    import matplotlib.pyplot as plt
+
+    ax.set_title(title)
     ax.set_xlabel("round (0 = seed model)")
     ax.set_ylabel("held-out accuracy (%)")
     ax.set_xticks(rounds)

@@ -102,6 +102,11 @@ class TrainingConfig(_Section):
         "scratchpad lines, whatever the wording, as RFT dedups), per identical text (text), or keep all "
         "(none). true and false, from older configs, mean text and none."))
     max_per_problem: int | None = Field(None, ge=1, description="Cap of accepted rationales per problem (None: no cap).")
+    data: Literal["rationales", "seed_set", "gold_answers"] = Field("rationales", description=(
+        "What each round trains on: the accepted rationales (STaR). The others are controls for "
+        "bench/ablation.py, with the same steps and schedule: seed_set, the tiny model's own seed examples "
+        "(what is left of a gain is the round's training, not STaR's data); gold_answers, every training "
+        "problem's gold answer with no rationale (the paper's direct-answer baseline)."))
     warmup_ratio: float = Field(0.0, ge=0.0, lt=1.0, description="Fraction of steps for linear warm-up.")
     lr_schedule: Literal["linear", "cosine", "constant"] = Field(
         "linear", description="Learning-rate schedule after warm-up; decaying ones end on a steadier model."
@@ -318,6 +323,13 @@ class StarConfig(_Section):
             raise ValueError("task.min_digits must not exceed task.max_digits")
         if self.lease.timeout_s <= self.lease.heartbeat_s:
             raise ValueError("lease.timeout_s must exceed lease.heartbeat_s, or a live driver loses its run")
+        return self
+
+    @model_validator(mode="after")
+    def _seed_set_is_the_tiny_models(self) -> "StarConfig":
+        if self.training.data == "seed_set" and self.model != TINY_MODEL:
+            raise ValueError(f"training.data seed_set trains on the tiny model's seed examples, but model is "
+                             f"{self.model!r}; use model: tiny, or training.data: rationales or gold_answers")
         return self
 
     @model_validator(mode="after")

@@ -19,6 +19,7 @@ from star.evaluation.heldout import load_verifier
 from star.evaluation.strategies import Scorer
 from star.loop.phase import Recovery
 from star.loop.round_store import RoundStore
+from star.loop.selection import Triplet
 from star.progress import Progress
 from star.tasks.base import Problem, Task
 from star.tracking.base import NullTracker, Tracker
@@ -54,6 +55,9 @@ class RunContext:
     scorer_factory: Callable[[str], Scorer] = field(default=load_verifier)
     # Optional experiment tracking (star/tracking): each finished round's metrics, the trainer's curves.
     tracker: Tracker = field(default_factory=NullTracker)
+    # What every round trains on instead of its accepted rationales under a control `training.data`
+    # (star/run/controls.py); None under the default, `rationales`.
+    control_examples: list[Triplet] | None = None
 
     @cached_property
     def store(self) -> RoundStore:

@@ -48,8 +48,10 @@ def train_round(ctx: RunContext, index: int, model_in: str) -> Trained:
     if recorded is not None and checkpoint_exists(recorded.path):
         return Trained(recorded.path, recorded.train_examples, recorded.steps)
     cfg = ctx.config.training
-    examples = select_examples(ctx.store.accepted_triplets(index), dedup=cfg.dedup,
-                               max_per_problem=cfg.max_per_problem)
+    examples = ctx.control_examples
+    if examples is None:
+        examples = select_examples(ctx.store.accepted_triplets(index), dedup=cfg.dedup,
+                                   max_per_problem=cfg.max_per_problem)
     if not examples:
         ctx.log(index, f"nothing accepted; keeping {model_in}")
         return Trained(model_in, 0, 0)

@@ -135,6 +135,7 @@ def _drive(config: StarConfig, sessions: sessionmaker[Session], run_name: str, u
     from star.loop.context import RunContext
     from star.loop.rounds import run_rounds
     from star.run.preflight import check_model_path
+    from star.run.controls import control_examples
     from star.run.ray_start import init_ray
     from star.run.workers import start_workers, stop_workers
     from star.tasks import build_task
@@ -161,7 +162,8 @@ def _drive(config: StarConfig, sessions: sessionmaker[Session], run_name: str, u
                       params=run_params(config, url), warn=progress.console.print) as tracker:
             ctx = RunContext(config=config, task=task, sessions=sessions, run_name=run_name,
                              base_model=base_model, storage=storage, train=train, held_out=held_out,
-                             workers=workers, progress=progress, tracker=tracker)
+                             workers=workers, progress=progress, tracker=tracker,
+                             control_examples=control_examples(config, task, train))
             run_rounds(ctx)
     finally:
         try:

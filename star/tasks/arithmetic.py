@@ -245,5 +245,8 @@ class ArithmeticTask(Task):
     def work_refusal(self, completion: str, problem: Problem) -> str | None:
         return scratchpad_work_refusal(problem.question, completion)
 
+    def answer_only(self, problem: Problem) -> str:
+        return f"Answer: {problem.gold}\n"
+
     def reasoning_path(self, completion: str, problem: Problem) -> str:
         return scratchpad_path(completion)

@@ -126,6 +126,11 @@ class Task(ABC):
             return number_work_refusal(completion, problem.gold, problem.question)
         return text_work_refusal(completion, [problem.question, problem.gold])
 
+    def answer_only(self, problem: Problem) -> str:
+        """A completion that gives the gold answer and no rationale, in the form the checker reads: what
+        the direct-answer control (`training.data: gold_answers`) trains on."""
+        return f"The answer is {problem.gold}."
+
     def reasoning_path(self, completion: str, problem: Problem) -> str:
         """The rationale reduced to what it computes: two rationales with the same path are one
         distinct reasoning path (training.dedup: path). Default: its checkable steps in order."""

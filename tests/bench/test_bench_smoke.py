@@ -25,6 +25,7 @@ SMOKES = [
     ("evaluation.py", [], "time ratio"),
     ("training.py", ["--no-match-niceness"], "star's trainer actor:"),
     ("embedded_builds.py", [], "right 5-digit direct samples"),
+    ("ablation.py", [], "last round, held-out accuracy (%) per digit count"),
 ]
 
 
@@ -39,7 +40,7 @@ def test_bench_smoke(script: str, extra: list[str], marker: str, tmp_path: Path,
         args += ["--model", str(tiny_model)]  # the tests' model: no seed build in the test
     if script == "store.py":
         args += ["--workdir", str(tmp_path / "store")]
-    if script == "embedded_builds.py":
+    if script in ("embedded_builds.py", "ablation.py"):
         args += ["--out", str(tmp_path / "builds")]
     env = os.environ | {"XDG_CACHE_HOME": str(tmp_path / "cache"), "VLLM_CPU_KVCACHE_SPACE": "1"}
     done = subprocess.run(args, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=1200)
