@@ -13,13 +13,15 @@ rationales, and pass@K closing on pass@1. These counts let a user watch that:
 | `heldout_samples` / `heldout_samples_right` | sampled held-out answers (maj@k / pass@k), and the right ones |
 | `heldout_sampled` / `heldout_sampled_solved` | held-out problems with samples / with a right one |
 | `refused_<reason>` | right attempts not accepted, by `attempts.refusal` (wrong_steps, no_work, answer_first) |
-| `heldout_greedy[_work]`, `heldout_right[_work]` | greedy held-out answers, and right ones, and how many of each do the work by the task's rule (counted by the loop, which knows the task: star/loop/evaluate.py) |
+| `heldout_greedy`, `heldout_greedy_steps` | greedy held-out answers, and those that write out any checkable step, right or wrong (counted by the loop, which knows the task: star/loop/evaluate.py) |
+| `heldout_right`, `heldout_right_work` | right greedy held-out answers, and those that do the work by the task's rule |
 
 `exploration(counts)` turns them into the shares the round table, the report
 and the tracker show: solved by at least one of K, by all K, by none; distinct
 correct paths per solved problem; and pass@K - pass@1 on the held-out samples
 already taken (pass@1 estimated as the mean per-sample accuracy); the share of
-greedy held-out answers, and of right ones, that do the work.
+greedy held-out answers that write out any step, and of right ones that do
+the work.
 """
 
 from __future__ import annotations
@@ -100,7 +102,7 @@ def exploration(counts: Mapping[str, Any]) -> dict[str, float | None]:
         "solved_none": None if _share(solved, problems) is None else 1 - solved / problems,
         "paths_per_solved": _share(counts.get("pool_correct_paths"), solved),
         "heldout_pass_k_minus_pass_1": None if pass_1 is None or pass_k is None else pass_k - pass_1,
-        "heldout_shows_work": _share(counts.get("heldout_greedy_work"), counts.get("heldout_greedy")),
+        "heldout_with_steps": _share(counts.get("heldout_greedy_steps"), counts.get("heldout_greedy")),
         "heldout_right_shows_work": _share(counts.get("heldout_right_work"), counts.get("heldout_right")),
     }
 

@@ -149,6 +149,13 @@ def work_steps(text: str) -> list[CheckedStep]:
     return [step for step in work_statements(text) if step.ok and step.position < end]
 
 
+def has_steps(rationale: str) -> bool:
+    """Whether the rationale writes any checkable step, right or wrong, before its final answer line."""
+    text = rationale[-MAX_PREDICTION_CHARS:]
+    end = _answer_line_start(text)
+    return any(step.ok is not None and step.position < end for step in work_statements(text))
+
+
 def number_work_refusal(rationale: str, gold: str, question: str) -> str | None:
     """NO_WORK, ANSWER_FIRST or None for a rationale whose final answer is the number `gold`."""
     text = rationale[-MAX_PREDICTION_CHARS:]

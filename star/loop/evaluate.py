@@ -37,12 +37,15 @@ def evaluate_round(ctx: RunContext, index: int, model: str) -> float:
 
 
 def heldout_work_counts(task: Task, problems: dict[int, Problem], greedy: list[HeldOutAnswer]) -> dict[str, int]:
-    """How many greedy held-out answers (and right ones) do the work by the task's rule (Task.work_refusal):
-    a model that learnt bare answers from leaked hints shows here first, whatever its accuracy."""
-    shows = [task.work_refusal(a.completion, problems[a.problem_id]) is None for a in greedy]
-    return {"heldout_greedy": len(greedy), "heldout_greedy_work": sum(shows),
-            "heldout_right": sum(a.correct for a in greedy),
-            "heldout_right_work": sum(s and a.correct for s, a in zip(shows, greedy))}
+    """How many greedy held-out answers write out any step (Task.has_steps, right or wrong), and how many
+    right ones do the work by the task's rule (Task.work_refusal): a model that learnt bare answers from
+    leaked hints shows here first, whatever its accuracy."""
+    right = [a for a in greedy if a.correct]
+    return {"heldout_greedy": len(greedy),
+            "heldout_greedy_steps": sum(task.has_steps(a.completion, problems[a.problem_id]) for a in greedy),
+            "heldout_right": len(right),
+            "heldout_right_work": sum(task.work_refusal(a.completion, problems[a.problem_id]) is None
+                                      for a in right)}
 
 
 def evaluate_unstored(config: StarConfig, task: Task, problems: dict[int, Problem], workers: Handles, *,

@@ -96,13 +96,13 @@ def plot_accepted(summaries: Sequence[Mapping[str, Any]], out_path: Path, *, tit
 
 def plot_exploration(summaries: Sequence[Mapping[str, Any]], out_path: Path, *, title: str) -> Path:
     """Per round, the training pool's problems solved by 1+ of K, by all K and by none, and the greedy
-    held-out answers that do the work (%); distinct right reasoning paths per solved problem (right axis)."""
+    held-out answers that write out steps (%); distinct right reasoning paths per solved problem (right axis)."""
     measured = [s for s in summaries if s.get("pool_problems") or s.get("heldout_greedy")]
     rounds = [s["round"] for s in measured]
     shares = [s.get("exploration") or {} for s in measured]
     with _figure(out_path, title) as ax:
         for key, label in (("solved_any", "solved by 1+ of K"), ("solved_all", "solved by K of K"),
-                           ("solved_none", "solved by none"), ("heldout_shows_work", "held-out answers with work")):
+                           ("solved_none", "solved by none"), ("heldout_with_steps", "held-out answers with steps")):
             ax.plot(rounds, [_percent(e.get(key)) for e in shares], marker="o", label=label)
         ax.set_xlabel("round")
         ax.set_ylabel("training problems (%)")

@@ -54,7 +54,7 @@ def draw_figures(data: ReportData, out_dir: Path) -> list[Figure]:
         if any(s.get("pool_problems") or s.get("heldout_greedy") for s in data.summaries):
             path = plot_exploration(data.summaries, drawer.path("exploration"), title=f"{name}: exploration")
             drawer.add(path, "Training problems solved by 1+, all and none of their K samples, greedy held-out "
-                       "answers that do the work (%), and distinct right reasoning paths per solved problem "
+                       "answers that write out steps (%), and distinct right reasoning paths per solved problem "
                        "(dashed, right axis)", "exploration")
         path = plot_timings(data.summaries, drawer.path("timings"), title=f"{name}: phase timings")
         drawer.add(path, "Wall time per round and phase", "timings")

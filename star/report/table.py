@@ -55,7 +55,7 @@ def strategy_columns(summaries: list[dict[str, Any]]) -> list[tuple[str, str]]:
 EXPLORATION_COLUMNS = (("solved 1+/K", "solved_any", True), ("solved K/K", "solved_all", True),
                        ("solved 0/K", "solved_none", True), ("paths/solved", "paths_per_solved", False),
                        ("pass@k-pass@1", "heldout_pass_k_minus_pass_1", True),
-                       ("held-out with work", "heldout_shows_work", True),
+                       ("held-out with steps", "heldout_with_steps", True),
                        ("right with work", "heldout_right_shows_work", True))
 #: (header, count key) of refused right attempts, by reason (star.loop.acceptance.REFUSALS)
 REFUSAL_COLUMNS = (("refused: no work", "refused_no_work"), ("answer first", "refused_answer_first"),

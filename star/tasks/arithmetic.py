@@ -36,6 +36,7 @@ DATASET = "arithmetic"
 HINT_PREFIX = " (hint: "
 HINT_SUFFIX = ")"
 _ANSWER_RE = re.compile(r"^Answer: (\d+)$")
+_SUM_STEP_RE = re.compile(r"\d\s*\+\s*\d+(?:\s*\+\s*1)?\s*=\s*\d")
 #: where a few-shot completion ends: the blank line (or the next question) after "Answer: N"
 SHOT_STOP = ("\n\n", "\nQ:")
 
@@ -244,6 +245,10 @@ class ArithmeticTask(Task):
 
     def work_refusal(self, completion: str, problem: Problem) -> str | None:
         return scratchpad_work_refusal(problem.question, completion)
+
+    def has_steps(self, completion: str, problem: Problem) -> bool:
+        """Any scratchpad-like sum (`1+7=8`, `4+0+1=5`), right or wrong, outside the answer line."""
+        return any(_SUM_STEP_RE.search(line) for line in completion.split("\n") if not line.startswith("Answer:"))
 
     def answer_only(self, problem: Problem) -> str:
         return f"Answer: {problem.gold}\n"

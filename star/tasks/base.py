@@ -126,6 +126,16 @@ class Task(ABC):
             return number_work_refusal(completion, problem.gold, problem.question)
         return text_work_refusal(completion, [problem.question, problem.gold])
 
+    def has_steps(self, completion: str, problem: Problem) -> bool:
+        """Whether a rationale writes out any checkable step before its answer line, right or wrong: what
+        a held-out answer loses when a model learns to skip the reasoning. Default: an arithmetic step
+        for number answers, the work rule otherwise (text has no step to check)."""
+        from star.checker.work import has_steps
+
+        if self.answer_type == "number":
+            return has_steps(completion)
+        return self.work_refusal(completion, problem) is None
+
     def answer_only(self, problem: Problem) -> str:
         """A completion that gives the gold answer and no rationale, in the form the checker reads: what
         the direct-answer control (`training.data: gold_answers`) trains on."""

@@ -44,12 +44,12 @@ TIMINGS = {"generate": 12.5, "rationalize": 4.25, "train": 30.0, "evaluate": 6.0
 
 #: what a finished round keeps of its exploration (db/exploration.py): round 0 only held-out answers
 EXPLORED = {
-    0: {"heldout_greedy": 4, "heldout_greedy_work": 4, "heldout_right": 1, "heldout_right_work": 1},
+    0: {"heldout_greedy": 4, "heldout_greedy_steps": 4, "heldout_right": 1, "heldout_right_work": 1},
     1: {"pool_problems": 8, "pool_solved_any": 4, "pool_solved_all": 2, "pool_correct_paths": 6, "new_paths": 5,
-        "refused_no_work": 2, "heldout_greedy": 4, "heldout_greedy_work": 3, "heldout_right": 2,
+        "refused_no_work": 2, "heldout_greedy": 4, "heldout_greedy_steps": 3, "heldout_right": 2,
         "heldout_right_work": 1},
     2: {"pool_problems": 8, "pool_solved_any": 6, "pool_solved_all": 3, "pool_correct_paths": 9, "new_paths": 4,
-        "refused_answer_first": 1, "heldout_greedy": 4, "heldout_greedy_work": 2, "heldout_right": 2,
+        "refused_answer_first": 1, "heldout_greedy": 4, "heldout_greedy_steps": 2, "heldout_right": 2,
         "heldout_right_work": 0},
 }
 
