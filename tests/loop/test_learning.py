@@ -57,16 +57,17 @@ def test_one_default_round_on_the_shipped_model_learns_from_its_own_rationales(t
     assert after - before >= MARGIN, f"held-out {before:.1%} -> {after:.1%}: the round did not learn"
 
     with closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True)) as conn:
-        accepted = conn.execute("SELECT kind, problem_id, completion, train_prompt, correct FROM attempts "
+        accepted = conn.execute("SELECT kind, problem_id, completion, train_prompt, correct, path_key FROM attempts "
                                 "WHERE accepted AND kind IN ('direct', 'rationalized') ORDER BY id").fetchall()
         attempted = conn.execute("SELECT count(*) FROM attempts WHERE kind = 'direct'").fetchone()[0]
         trained_on, model_metrics = conn.execute("SELECT train_examples, metrics FROM models").fetchone()
-    assert all(correct for *_, correct in accepted), "an incorrect attempt was accepted"
+    assert all(correct for *_, correct, _ in accepted), "an incorrect attempt was accepted"
+    assert all(path for *_, path in accepted), "an accepted attempt has no reasoning path key"
     assert len(accepted) < attempted, "every attempt was accepted: the checker judged nothing"
     assert any(kind == "rationalized" for kind, *_ in accepted), "no rationalized rationale was accepted"
-    hinted = [prompt for _, _, _, prompt, _ in accepted if HINT in prompt]
+    hinted = [prompt for _, _, _, prompt, _, _ in accepted if HINT in prompt]
     assert not hinted, f"{len(hinted)} accepted training prompts still carry the hint, e.g. {hinted[0]!r}"
-    # what the trainer was sent is exactly the accepted set, hint removed, identical rationales once
+    # what the trainer was sent is exactly the accepted set, hint removed, each reasoning path once
     expected = _training_rows(accepted)
     assert trained_on == len(expected), f"trained on {trained_on} examples, {len(expected)} distinct accepted"
     assert json.loads(model_metrics)["examples_digest"] == examples_digest(expected), (
@@ -81,10 +82,11 @@ def test_one_default_round_on_the_shipped_model_learns_from_its_own_rationales(t
 
 
 def _training_rows(accepted: list[tuple]) -> list[dict[str, str]]:
-    """The default `training.dedup`, written out: direct rationales first, each (problem, rationale) once."""
+    """The default `training.dedup` (path), written out: direct rationales first, each (problem, reasoning
+    path) once."""
     seen, rows = set(), []
-    for kind, problem, completion, prompt, _ in sorted(accepted, key=lambda row: row[0] == "rationalized"):
-        if (problem, completion.strip()) not in seen:
-            seen.add((problem, completion.strip()))
+    for kind, problem, completion, prompt, _, path in sorted(accepted, key=lambda row: row[0] == "rationalized"):
+        if (problem, path) not in seen:
+            seen.add((problem, path))
             rows.append({"prompt": prompt, "completion": completion})
     return rows
