@@ -36,6 +36,7 @@ DATASET = "arithmetic"
 HINT_PREFIX = " (hint: "
 HINT_SUFFIX = ")"
 _ANSWER_RE = re.compile(r"^Answer: (\d+)$")
+_OPERATOR_SPACES = re.compile(r"\s*([+=>])\s*")
 _SUM_STEP_RE = re.compile(r"\d\s*\+\s*\d+(?:\s*\+\s*1)?\s*=\s*\d")
 #: where a few-shot completion ends: the blank line (or the next question) after "Answer: N"
 SHOT_STOP = ("\n\n", "\nQ:")
@@ -93,29 +94,40 @@ def scratchpad_is_exact(question: str, completion: str) -> bool:
 
 
 def scratchpad_work_refusal(question: str, completion: str) -> str | None:
-    """The work rule for the scratchpad (star/checker/work.py): at least one right scratchpad line
-    (NO_WORK otherwise), and the sum not written before the line that completes it (ANSWER_FIRST)."""
+    """The work rule for the scratchpad (star/checker/work.py): at least one line that adds a column of
+    the sum right (`1+7=8`, `8+3+1=12`, spaces aside; NO_WORK otherwise), and the sum not written before
+    the line that adds the last column (ANSWER_FIRST)."""
     from star.checker.work import ANSWER_FIRST, NO_WORK, mentions
 
     a, b = parse_operands(question)
-    expected = scratchpad_lines(a, b)
+    columns = [re.compile(rf"(?<!\d){re.escape(step)}(?!\d)") for step in column_sums(a, b)]
     lines = completion.split("\n")
     starts = [sum(len(line) + 1 for line in lines[:i]) for i in range(len(lines))]
-    normalized = [" ".join(line.split()) for line in lines]
-    right = [i for i, line in enumerate(normalized) if line in expected]
+    tight = [_OPERATOR_SPACES.sub(r"\1", line) for line in lines]  # "7+ 0= 0" -> "7+0=0"
+    right = [i for i, line in enumerate(tight)
+             if not line.startswith("Answer:") and any(column.search(line) for column in columns)]
     if not right:
         return NO_WORK
-    completing = [starts[i] for i in right if normalized[i] == expected[-1]]
+    completing = [starts[i] for i in right if columns[-1].search(tight[i])]
     first_mention = min(mentions(completion, Fraction(a + b)), default=None)
     if first_mention is not None and (not completing or first_mention < completing[0]):
         return ANSWER_FIRST
     return None
 
 
+def column_sums(a: int, b: int) -> list[str]:
+    """Each column's addition as the scratchpad writes it, spaces removed: "1+7=8", "8+3+1=12", "+1=1"."""
+    return [line.split(" ")[1].partition(">")[0] if " " in line else line for line in scratchpad_lines(a, b)]
+
+
+def _spaceless(line: str) -> str:
+    return re.sub(r"\s", "", line)
+
+
 def scratchpad_path(completion: str) -> str:
     """The scratchpad lines before the answer line, whitespace removed: the arithmetic reasoning path."""
     lines = [line for line in completion.split("\n") if line.strip()]
-    work = [re.sub(r"\s", "", line) for line in lines if not line.startswith("Answer:")]
+    work = [_spaceless(line) for line in lines if not line.startswith("Answer:")]
     return "\n".join(work)
 
 

@@ -58,3 +58,13 @@ def test_gsm8k_uses_the_number_rule_and_math_the_text_rule(shared_data: Path) ->
     problem = math.train_problems()[0]
     assert math.work_refusal(f"\\boxed{{{problem.gold}}}", problem) == NO_WORK
     assert math.work_refusal(f"We have $(2)(12) = 24$, so \\boxed{{{problem.gold}}}", problem) is None
+
+
+def test_a_scratchpad_line_counts_by_its_column_sum_spaces_and_running_answer_aside() -> None:
+    one_digit = Problem("3+5", "3+5", "8", {"digits": 1})
+    assert ARITHMETIC.work_refusal("+ 3+5 = 8 \nAnswer: 8", one_digit) is None
+    assert ARITHMETIC.work_refusal("Answer: 8", one_digit) == NO_WORK
+    bare_lines = "482+39 1+7=8\n48+3 2+9=11\n4+ 8+3+1=12\n+ 4+0+1=5\nAnswer: 5218"  # no running answers
+    assert ARITHMETIC.work_refusal(bare_lines, SUM) is None
+    assert ARITHMETIC.work_refusal("16+7=8\nAnswer: 5218", SUM) == NO_WORK  # 6+7 is not a column of it
+    assert ARITHMETIC.work_refusal("482+39 1+7=8 >8\n+ 4+0+1=9 >9218\nAnswer: 5218", SUM) == ANSWER_FIRST
