@@ -35,7 +35,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship,
 ATTEMPT_KINDS = ("direct", "rationalized", "eval", "eval_sample")
 #: why a right attempt was not accepted (attempts.refusal): a wrong step under `accept: answer_and_steps`,
 #: or the work rule of `require_work` (no checkable work; the answer written before the step computing it)
-REFUSALS = ("wrong_steps", "no_work", "answer_first")
+REFUSALS = ("wrong_steps", "no_work", "answer_first", "not_computed")
 #: a round's checkpoint ("policy") or a verifier trained on a run's attempts (star/verifier)
 MODEL_KINDS = ("policy", "verifier")
 #: the condition of the partial unique index that allows one policy checkpoint per round

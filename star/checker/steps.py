@@ -41,6 +41,9 @@ _CONTINUES_RE = re.compile(
     r"^(?:[\d.:,]\d|[ \t]*[-+*/×÷^–—=(]|[ \t]+[xX]\s|[A-Za-z\d]|[ \t]+\d|[ \t]+and\s+\(?\$?\d+\s*/|[ \t]*cents?\b)"
 )
 _LEADING_ZERO_RE = re.compile(r"(?<![\d.])0\d")
+# The same, reading "30,000" as a grouped number rather than a clock-like "000" (the work rules, which
+# look for steps rather than judge them; check_steps keeps the narrower reading, measured on GSM8K).
+_LEADING_ZERO_GROUPED_RE = re.compile(r"(?<![\d.,])0\d")
 _DOUBLE_DIVISION_RE = re.compile(r"/\s*[\d.,]+\s*/")
 
 
@@ -62,9 +65,10 @@ def _result(text: str) -> tuple[Fraction, int]:
     return (value / 100 if percent else value), places + (2 if percent else 0)
 
 
-def step_ok(lhs: str, rhs: str) -> bool | None:
+def step_ok(lhs: str, rhs: str, *, grouped_thousands: bool = False) -> bool | None:
     """True / False for a checkable step, None when it is not plain arithmetic."""
-    if _DOUBLE_DIVISION_RE.search(lhs) or _LEADING_ZERO_RE.search(lhs + " " + rhs):
+    leading_zero = _LEADING_ZERO_GROUPED_RE if grouped_thousands else _LEADING_ZERO_RE
+    if _DOUBLE_DIVISION_RE.search(lhs) or leading_zero.search(lhs + " " + rhs):
         return None  # "$2000 / 2/3" means 2000 / (2/3); "0900-0130" is a clock time
     try:
         lefts = _values(lhs)
@@ -127,7 +131,7 @@ class CheckedStep:
     ok: bool | None
 
 
-def checked_steps(rationale: str) -> list[CheckedStep]:
+def checked_steps(rationale: str, *, grouped_thousands: bool = False) -> list[CheckedStep]:
     """Every arithmetic step of `rationale` in text order (annotations and free-standing statements).
 
     Positions count in the last MAX_PREDICTION_CHARS characters, which is all that is checked.
@@ -139,7 +143,8 @@ def checked_steps(rationale: str) -> list[CheckedStep]:
     blanked = _ANNOTATION_RE.sub(lambda m: "§" * len(m.group(0)), text)
     steps += _statements(blanked)
     steps.sort(key=lambda step: step[0])
-    return [CheckedStep(position, step_text, _written_result(rhs), step_ok(lhs, rhs))
+    return [CheckedStep(position, step_text, _written_result(rhs),
+                        step_ok(lhs, rhs, grouped_thousands=grouped_thousands))
             for position, step_text, lhs, rhs in steps]
 
 

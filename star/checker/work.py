@@ -10,11 +10,11 @@ does not show its work (docs/checker.md, "Work rules"):
   (`48/2 = 24`, `<<48/2=24>>`) outside the final answer line (`NO_WORK` if
   none), and the gold number must not appear on a line before the first step
   whose result it is (`ANSWER_FIRST`; the step's own line may state it first:
-  "He eats 48 pieces because 32 + 16 = 48"). When no checkable step computes
-  it (the last step is algebra, `x = 18`), it must not appear on a line
-  before the first step. The gold counts in any form: `1,080`,
-  `1080.00`, `$1080`, `one thousand and eighty`. When the question itself
-  contains the gold number, its order is not judged (restating the question
+  "He eats 48 pieces because 32 + 16 = 48"), and some step must compute it
+  (`NOT_COMPUTED`: right arithmetic beside the hinted number, or algebra the
+  step checker does not read, `x = 18`). The gold counts in any form:
+  `1,080`, `1080.00`, `$1080`, `one thousand and eighty`. When the question
+  itself contains the gold number, neither is judged (restating the question
   would mention it).
 - **multiple choice**: at least `MIN_OWN_WORDS` distinct words of three
   letters or more that are not in the question, not in the choices and not
@@ -47,6 +47,8 @@ from star.checker.steps import CheckedStep, checked_steps, step_ok
 NO_WORK = "no_work"
 #: the gold answer appears before the step that computes it: the hint, restated
 ANSWER_FIRST = "answer_first"
+#: the rationale states the gold answer, but none of its steps computes it: work beside a restated hint
+NOT_COMPUTED = "not_computed"
 #: distinct own words a non-numeric rationale needs (see the module docstring)
 MIN_OWN_WORDS = 3
 
@@ -123,14 +125,15 @@ def _unit_steps(text: str) -> list[CheckedStep]:
     for match in _UNIT_STATEMENT_RE.finditer(text):
         lhs = _UNIT_WORD_RE.sub(" ", match.group("lhs"))
         rhs = match.group("rhs")
-        steps.append(CheckedStep(match.start(), f"{lhs}={rhs}", number_value(rhs), step_ok(lhs, rhs)))
+        steps.append(CheckedStep(match.start(), f"{lhs}={rhs}", number_value(rhs),
+                                 step_ok(lhs, rhs, grouped_thousands=True)))
     return steps
 
 
 def work_statements(text: str) -> list[CheckedStep]:
     """The checkable steps of a rationale (star.checker.steps) and the steps with units between their
     numbers, in text order; a unit step that overlaps a plain one is the same step."""
-    plain = checked_steps(text)
+    plain = checked_steps(text, grouped_thousands=True)
     starts = {step.position for step in plain}
     extra = [step for step in _unit_steps(text) if not any(abs(step.position - s) < 3 for s in starts)]
     return sorted(plain + extra, key=lambda step: step.position)
@@ -166,14 +169,11 @@ def number_work_refusal(rationale: str, gold: str, question: str) -> str | None:
     if value is None or mentions(question, value):
         return None
     computing = [step.position for step in steps if step.result == value]
+    if not computing:
+        return NOT_COMPUTED
     first_mention = min(mentions(text, value), default=None)
-    if first_mention is None:
-        return None
     # "He eats 48 pieces because 32 + 16 = 48": a result stated on the line that computes it is fine.
-    # When no checkable step computes it (the last step is algebra, "x = 18"), the gold must not come
-    # before the work starts.
-    work_starts = computing[0] if computing else steps[0].position
-    if _line_start(text, first_mention) < _line_start(text, work_starts):
+    if first_mention is not None and _line_start(text, first_mention) < _line_start(text, computing[0]):
         return ANSWER_FIRST
     return None
 

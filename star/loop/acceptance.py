@@ -24,7 +24,7 @@ from star.tasks.base import Problem, Task
 #: a correct attempt refused by `accept: answer_and_steps`: a checkable step is wrong
 WRONG_STEPS = "wrong_steps"
 #: why a correct attempt was not accepted (`attempts.refusal`); the last two come from Task.work_refusal
-REFUSALS = (WRONG_STEPS, "no_work", "answer_first")
+REFUSALS = (WRONG_STEPS, "no_work", "answer_first", "not_computed")
 #: attempt kinds a training example can come from, and so the kinds `require_work` may apply to
 TRAINING_KINDS = ("direct", "rationalized")
 

@@ -96,8 +96,8 @@ def scratchpad_is_exact(question: str, completion: str) -> bool:
 def scratchpad_work_refusal(question: str, completion: str) -> str | None:
     """The work rule for the scratchpad (star/checker/work.py): at least one line that adds a column of
     the sum right (`1+7=8`, `8+3+1=12`, spaces aside; NO_WORK otherwise), and the sum not written before
-    the line that adds the last column (ANSWER_FIRST)."""
-    from star.checker.work import ANSWER_FIRST, NO_WORK, mentions
+    the line that adds the last column (ANSWER_FIRST), which must be there (NOT_COMPUTED)."""
+    from star.checker.work import ANSWER_FIRST, NO_WORK, NOT_COMPUTED, mentions
 
     a, b = parse_operands(question)
     columns = [re.compile(rf"(?<!\d){re.escape(step)}(?!\d)") for step in column_sums(a, b)]
@@ -109,8 +109,10 @@ def scratchpad_work_refusal(question: str, completion: str) -> str | None:
     if not right:
         return NO_WORK
     completing = [starts[i] for i in right if columns[-1].search(tight[i])]
+    if not completing:
+        return NOT_COMPUTED
     first_mention = min(mentions(completion, Fraction(a + b)), default=None)
-    if first_mention is not None and (not completing or first_mention < completing[0]):
+    if first_mention is not None and first_mention < completing[0]:
         return ANSWER_FIRST
     return None
 

@@ -17,6 +17,7 @@ import pytest
 from star.checker.work import (
     ANSWER_FIRST,
     NO_WORK,
+    NOT_COMPUTED,
     mentions,
     number_work_refusal,
     own_words,
@@ -57,10 +58,18 @@ def test_no_step_outside_the_answer_line_is_no_work(text: str) -> None:
     "The hint says $72.00.\n48+24=72\n#### 72",  # another format of the same number
     "Seventy-two clips in all.\n48+24=72\n#### 72",  # spelled out
     "72 72 72 72 72 72\n48+24=72\nAnswer: 72",  # repeated many times
-    "It is 72.\n3*4=12\nAnswer: 72",  # work that never computes the answer, after stating it
 ])
 def test_the_answer_before_the_step_that_computes_it_is_refused(text: str) -> None:
     assert number_work_refusal(text, "72", QUESTION) == ANSWER_FIRST
+
+
+@pytest.mark.parametrize("text", [
+    "It is 72.\n3*4=12\nAnswer: 72",  # work that never computes the answer, after stating it
+    "Twice the kittens is 32*2 = 64\nThe answer is 72.",  # right arithmetic beside the hinted number
+    "She sold 48/2 = 24 in May.\nSo in all she sold seventy-two.\n#### 72",  # the last step in words
+])
+def test_an_answer_no_step_computes_is_refused(text: str) -> None:
+    assert number_work_refusal(text, "72", QUESTION) == NOT_COMPUTED
 
 
 def test_a_result_stated_on_its_own_line_is_fine() -> None:
@@ -110,9 +119,10 @@ def test_every_shipped_worked_example_passes_its_rule() -> None:
 
 
 def test_gsm8ks_own_reference_solutions_almost_all_pass() -> None:
-    """The rule's false refusals on human-written work (2026-12-07, 8,792 reference solutions): 1.9% as
-    written, 5.5% with the calculator annotations removed (the shots' format); mostly a small answer that
-    is also an earlier quantity ("7 days in a week" when the answer is 7) or algebra (`3p = $3000`)."""
+    """The rule's false refusals on human-written work (2026-12-07, 8,792 reference solutions): 4.1% as
+    written, 9.5% with the calculator annotations removed (the shots' format); mostly a last step the
+    step checker does not read (`20% of 50 is 10`, algebra: `3p = $3000`), or a small answer that is also
+    an earlier quantity ("7 days in a week" when the answer is 7)."""
     refused = {"annotated": 0, "plain": 0}
     total = 0
     for split in ("train", "test"):
@@ -124,7 +134,12 @@ def test_gsm8ks_own_reference_solutions_almost_all_pass() -> None:
             refused["plain"] += number_work_refusal(plain, gold, row["question"]) is not None
             total += 1
     assert total > 8000
-    assert refused["annotated"] / total < 0.03 and refused["plain"] / total < 0.08
+    assert refused["annotated"] / total < 0.05 and refused["plain"] / total < 0.11
+
+
+def test_grouped_thousands_are_steps_to_the_work_rule() -> None:
+    text = "The truck costs $30,000+$7500+$2500+$2000+$1500=$43,500\nThe answer is 43500."
+    assert number_work_refusal(text, "43500", "truck") is None
 
 
 def test_steps_with_units_are_work() -> None:

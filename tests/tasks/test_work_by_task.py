@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from star.checker.work import ANSWER_FIRST, NO_WORK
+from star.checker.work import ANSWER_FIRST, NO_WORK, NOT_COMPUTED
 from star.config.tasks import ArithmeticTaskConfig, GSM8KTaskConfig, MathTaskConfig, MultipleChoiceTaskConfig
 from star.tasks import build_task
 from star.tasks.arithmetic import ArithmeticTask, render_rationale
@@ -29,7 +29,7 @@ def test_the_full_scratchpad_passes() -> None:
     ("5218\n", NO_WORK),
     ("@Raz: 519\n@Raz: 5218\n", NO_WORK),
     ("5,218\n482+39 1+7=8 >8\n48+3 2+9=11 >18\n4+ 8+3+1=12 >218\n+ 4+0+1=5 >5218\nAnswer: 5218", ANSWER_FIRST),
-    ("482+39 1+7=8 >8\nAnswer: 5218\n", ANSWER_FIRST),  # one line of work, then the hinted sum
+    ("482+39 1+7=8 >8\nAnswer: 5218\n", NOT_COMPUTED),  # one line of work, then the hinted sum
 ])
 def test_bare_or_leading_answers_are_refused(text: str, reason: str) -> None:
     assert ARITHMETIC.work_refusal(text, SUM) == reason
@@ -67,4 +67,4 @@ def test_a_scratchpad_line_counts_by_its_column_sum_spaces_and_running_answer_as
     bare_lines = "482+39 1+7=8\n48+3 2+9=11\n4+ 8+3+1=12\n+ 4+0+1=5\nAnswer: 5218"  # no running answers
     assert ARITHMETIC.work_refusal(bare_lines, SUM) is None
     assert ARITHMETIC.work_refusal("16+7=8\nAnswer: 5218", SUM) == NO_WORK  # 6+7 is not a column of it
-    assert ARITHMETIC.work_refusal("482+39 1+7=8 >8\n+ 4+0+1=9 >9218\nAnswer: 5218", SUM) == ANSWER_FIRST
+    assert ARITHMETIC.work_refusal("482+39 1+7=8 >8\n+ 4+0+1=9 >9218\nAnswer: 5218", SUM) == NOT_COMPUTED
