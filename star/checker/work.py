@@ -14,8 +14,8 @@ does not show its work (docs/checker.md, "Work rules"):
   (`NOT_COMPUTED`: right arithmetic beside the hinted number, or algebra the
   step checker does not read, `x = 18`). The gold counts in any form:
   `1,080`, `1080.00`, `$1080`, `one thousand and eighty`. When the question
-  itself contains the gold number, neither is judged (restating the question
-  would mention it).
+  itself contains the gold number, its order is not judged (restating the
+  question would mention it); a step must still compute it.
 - **multiple choice**: at least `MIN_OWN_WORDS` distinct words of three
   letters or more that are not in the question, not in the choices and not
   filler such as "answer", "correct" or "hint" (`NO_WORK`): "Of the above
@@ -166,11 +166,13 @@ def number_work_refusal(rationale: str, gold: str, question: str) -> str | None:
     if not steps:
         return NO_WORK
     value = number_value(gold)
-    if value is None or mentions(question, value):
+    if value is None:
         return None
     computing = [step.position for step in steps if step.result == value]
     if not computing:
         return NOT_COMPUTED
+    if mentions(question, value):
+        return None  # restating the question mentions the number: its order says nothing
     first_mention = min(mentions(text, value), default=None)
     # "He eats 48 pieces because 32 + 16 = 48": a result stated on the line that computes it is fine.
     if first_mention is not None and _line_start(text, first_mention) < _line_start(text, computing[0]):
