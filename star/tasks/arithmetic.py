@@ -96,7 +96,8 @@ def scratchpad_is_exact(question: str, completion: str) -> bool:
 def scratchpad_work_refusal(question: str, completion: str) -> str | None:
     """The work rule for the scratchpad (star/checker/work.py): at least one line that adds a column of
     the sum right (`1+7=8`, `8+3+1=12`, spaces aside; NO_WORK otherwise), and the sum not written before
-    the line that adds the last column (ANSWER_FIRST), which must be there (NOT_COMPUTED)."""
+    the line that adds the last column (ANSWER_FIRST), which must be there with its running answer, if it
+    writes one, equal to the sum (NOT_COMPUTED)."""
     from star.checker.work import ANSWER_FIRST, NO_WORK, NOT_COMPUTED, mentions
 
     a, b = parse_operands(question)
@@ -108,7 +109,9 @@ def scratchpad_work_refusal(question: str, completion: str) -> str | None:
              if not line.startswith("Answer:") and any(column.search(line) for column in columns)]
     if not right:
         return NO_WORK
-    completing = [starts[i] for i in right if columns[-1].search(tight[i])]
+    # the line adding the last column completes the sum, unless its running answer says another one
+    completing = [starts[i] for i in right
+                  if columns[-1].search(tight[i]) and _running_answer(tight[i]) in (None, str(a + b))]
     if not completing:
         return NOT_COMPUTED
     first_mention = min(mentions(completion, Fraction(a + b)), default=None)
@@ -120,6 +123,12 @@ def scratchpad_work_refusal(question: str, completion: str) -> str | None:
 def column_sums(a: int, b: int) -> list[str]:
     """Each column's addition as the scratchpad writes it, spaces removed: "1+7=8", "8+3+1=12", "+1=1"."""
     return [line.split(" ")[1].partition(">")[0] if " " in line else line for line in scratchpad_lines(a, b)]
+
+
+def _running_answer(line: str) -> str | None:
+    """The answer digits a scratchpad line ends with (`>218`), None if it has none."""
+    found = re.findall(r">(\d+)", line)
+    return found[-1] if found else None
 
 
 def _spaceless(line: str) -> str:
