@@ -109,9 +109,11 @@ def scratchpad_work_refusal(question: str, completion: str) -> str | None:
              if not line.startswith("Answer:") and any(column.search(line) for column in columns)]
     if not right:
         return NO_WORK
-    # the line adding the last column completes the sum, unless its running answer says another one
-    completing = [starts[i] for i in right
-                  if columns[-1].search(tight[i]) and _running_answer(tight[i]) in (None, str(a + b))]
+    # the line adding the last column completes the sum, unless its running answer says another one; so
+    # does a right line whose running answer is the sum ("3+7 = 10 >10", the carry in the same line)
+    total = str(a + b)
+    completing = [starts[i] for i in right if _running_answer(tight[i]) == total
+                  or (columns[-1].search(tight[i]) and _running_answer(tight[i]) is None)]
     if not completing:
         return NOT_COMPUTED
     first_mention = min(mentions(completion, Fraction(a + b)), default=None)

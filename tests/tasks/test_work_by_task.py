@@ -68,6 +68,9 @@ def test_a_scratchpad_line_counts_by_its_column_sum_spaces_and_running_answer_as
     assert ARITHMETIC.work_refusal(bare_lines, SUM) is None
     assert ARITHMETIC.work_refusal("16+7=8\nAnswer: 5218", SUM) == NO_WORK  # 6+7 is not a column of it
     assert ARITHMETIC.work_refusal("482+39 1+7=8 >8\n+ 4+0+1=9 >9218\nAnswer: 5218", SUM) == NOT_COMPUTED
+    carry = Problem("3+7", "3+7", "10", {"digits": 1})
+    assert ARITHMETIC.work_refusal("3+ 7 = 10 >10\nAnswer: 10", carry) is None  # the carry in the same line
+    assert ARITHMETIC.work_refusal("3+7 = 10 >0\nAnswer: 10", carry) == NOT_COMPUTED  # the carry never added
     # the last column added right, but its running answer is not the sum the answer line then gives
     mismatched = "106+323 7+4=11 >1\n10+32 6+3+1=10 >01\n+ 1+3=4 >43011\nAnswer: 4301"
     assert ARITHMETIC.work_refusal(mismatched, Problem("1067+3234", "1067+3234", "4301", {})) == NOT_COMPUTED
