@@ -58,8 +58,8 @@ EXPLORATION_COLUMNS = (("solved 1+/K", "solved_any", True), ("solved K/K", "solv
                        ("held-out with steps", "heldout_with_steps", True),
                        ("right with work", "heldout_right_shows_work", True))
 #: (header, count key) of refused right attempts, by reason (star.loop.acceptance.REFUSALS)
-REFUSAL_COLUMNS = (("refused: no work", "refused_no_work"), ("answer first", "refused_answer_first"),
-                   ("wrong steps", "refused_wrong_steps"))
+REFUSAL_COLUMNS = (("refused: no work", "refused_no_work"), ("not computed", "refused_not_computed"),
+                   ("answer first", "refused_answer_first"), ("wrong steps", "refused_wrong_steps"))
 
 
 def exploration_rows(summaries: list[dict[str, Any]]) -> list[list[str]]:

@@ -167,7 +167,10 @@ def test_rationales_by_refusal(store_url: str, seeded: Any, factory: sessionmake
 
 def test_the_store_and_the_loop_name_the_same_refusals() -> None:
     from db.models import REFUSALS
-    from star.checker.work import ANSWER_FIRST, NO_WORK
+    from star.checker.work import ANSWER_FIRST, NO_WORK, NOT_COMPUTED
     from star.loop import acceptance
 
-    assert REFUSALS == acceptance.REFUSALS and {NO_WORK, ANSWER_FIRST} <= set(REFUSALS)
+    from star.report.table import REFUSAL_COLUMNS
+
+    assert REFUSALS == acceptance.REFUSALS and {NO_WORK, ANSWER_FIRST, NOT_COMPUTED} <= set(REFUSALS)
+    assert {key.removeprefix("refused_") for _, key in REFUSAL_COLUMNS} == set(REFUSALS)  # a column for each

@@ -81,11 +81,11 @@ def test_refusals_and_exploration_per_round(report: Path) -> None:
     explored = sections(report)["exploration"]
     rows = re.findall(r"<tr>(.*?)</tr>", explored, flags=re.S)[1:]
     cells = [re.findall(r"<td[^>]*>(.*?)</td>", row) for row in rows]
-    # round, refused (no work, answer first, wrong steps), solved 1+/K/none, paths/solved, pass gap,
-    # held-out with work, right with work, new paths
-    assert cells[0][0] == "0" and cells[0][9:11] == ["100.0%", "100.0%"]
-    assert cells[1] == ["1", "2", "0", "0", "50.0%", "25.0%", "50.0%", "1.50", "", "75.0%", "50.0%", "5"]
-    assert cells[2][:4] == ["2", "0", "1", "0"] and cells[2][7] == "1.50" and cells[2][10] == "0.0%"
+    # round, refused (no work, not computed, answer first, wrong steps), solved 1+/K/none, paths/solved,
+    # pass gap, held-out with steps, right with work, new paths
+    assert cells[0][0] == "0" and cells[0][10:12] == ["100.0%", "100.0%"]
+    assert cells[1] == ["1", "2", "0", "0", "0", "50.0%", "25.0%", "50.0%", "1.50", "", "75.0%", "50.0%", "5"]
+    assert cells[2][:5] == ["2", "0", "0", "1", "0"] and cells[2][8] == "1.50" and cells[2][11] == "0.0%"
     assert "fig" in explored and "exploration.png" in explored
 
 
