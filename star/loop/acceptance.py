@@ -9,7 +9,7 @@ be compared on the same data.
 the work (a bare `Answer: 90`, the hint restated before any step): by default
 on rationalized attempts, whose prompt held the answer (Task.work_refusal,
 star/checker/work.py). A correct attempt that is not accepted stores why in
-`refusal`, and every correct attempt stores the key of its reasoning path
+`refusal`, and every correct direct or rationalized attempt stores the key of its reasoning path
 (Task.reasoning_path), which `training.dedup: path` and the exploration
 metrics count distinct paths by.
 """
@@ -27,6 +27,8 @@ WRONG_STEPS = "wrong_steps"
 REFUSALS = (WRONG_STEPS, "no_work", "answer_first", "not_computed")
 #: attempt kinds a training example can come from, and so the kinds `require_work` may apply to
 TRAINING_KINDS = ("direct", "rationalized")
+#: held-out answers are graded, never trained on or deduplicated: no reasoning path is kept for them
+HELD_OUT_KINDS = ("eval", "eval_sample")
 
 
 @dataclass(frozen=True)
@@ -88,7 +90,8 @@ def score_items(checker, task: Task, items: list[CheckItem], *, accept: str,
         if verdict.correct:
             steps_ok = task.check_steps(item.completion.text, item.problem)
             refusal = refusal_of(task, item, steps_ok, accept=accept, require_work=require_work)
-            key = path_key(task.reasoning_path(item.completion.text, item.problem))
+            if item.completion.kind not in HELD_OUT_KINDS:  # read by dedup, exploration and the balance probe
+                key = path_key(task.reasoning_path(item.completion.text, item.problem))
         scored.append(ScoredItem(
             completion=item.completion, problem=item.problem, status=verdict.status,
             correct=verdict.correct, extracted=verdict.extracted, steps_ok=steps_ok,

@@ -24,6 +24,7 @@ line that would start another example is a stop string.
 
 from __future__ import annotations
 
+import itertools
 import random
 import re
 from fractions import Fraction
@@ -103,7 +104,7 @@ def scratchpad_work_refusal(question: str, completion: str) -> str | None:
     a, b = parse_operands(question)
     columns = [re.compile(rf"(?<!\d){re.escape(step)}(?!\d)") for step in column_sums(a, b)]
     lines = completion.split("\n")
-    starts = [sum(len(line) + 1 for line in lines[:i]) for i in range(len(lines))]
+    starts = [0, *itertools.accumulate(len(line) + 1 for line in lines[:-1])]
     tight = [_OPERATOR_SPACES.sub(r"\1", line) for line in lines]  # "7+ 0= 0" -> "7+0=0"
     right = [i for i, line in enumerate(tight)
              if not line.startswith("Answer:") and any(column.search(line) for column in columns)]
