@@ -24,17 +24,23 @@ pytestmark = pytest.mark.timeout(HANG_GUARD)
 REPO = Path(__file__).resolve().parents[2]
 
 
+#: the gold answer of the injections that carry the marker's path; not a plain integer, because the path
+#: has numbers in it (pytest's /tmp/pytest-of-root/pytest-5/...) that an extractor may rightly read as the
+#: answer: with gold "5", the run numbered 5 failed
+PATH_SAFE_GOLD = "-0.125"
+
+
 def _injections(marker: Path) -> list[tuple[str, str]]:
     touch = f"__import__('os').system('touch {marker}')"
     return [
-        (f"The answer is \\boxed{{{touch}}}", "5"),
-        (f"Answer: {touch}", "5"),
-        (f"#### {touch}", "5"),
-        (f"\\boxed{{\\operatorname{{{touch}}}(1)}}", "5"),
+        (f"The answer is \\boxed{{{touch}}}", PATH_SAFE_GOLD),
+        (f"Answer: {touch}", PATH_SAFE_GOLD),
+        (f"#### {touch}", PATH_SAFE_GOLD),
+        (f"\\boxed{{\\operatorname{{{touch}}}(1)}}", PATH_SAFE_GOLD),
         ("\\boxed{\\input{/etc/passwd}}", "5"),
         (f"\\boxed{{5}} {touch}", touch),  # through the gold field
         ("The answer is 5", f"exec(\"open('{marker}', 'w')\")"),
-        (f"\\boxed{{eval(\"open('{marker}','w')\")}}", "5"),
+        (f"\\boxed{{eval(\"open('{marker}','w')\")}}", PATH_SAFE_GOLD),
     ]
 
 
