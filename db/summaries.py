@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from db.exploration import exploration, refused
+from db.ledger import has_token_counts, ledger, token_counts
 from db.models import ATTEMPT_KINDS, Attempt, Evaluation, Round, Run
 from db.store import ROUND_COUNTS
 
@@ -46,7 +47,15 @@ def round_summaries(session: Session, run: Run, *, stored: bool = True) -> list[
         )
         for round_id, kind, n in session.execute(counts):
             counted[round_id][kind] = n
-    return [_summary(r, metrics[r.id], counted[r.id] if stored else None, again[r.id]) for r in rounds]
+    tokens = _tokens_of_older_rounds(session, rounds) if stored else {}
+    return [_summary(r, metrics[r.id], counted[r.id] if stored else None, again[r.id], tokens.get(r.id, {}))
+            for r in rounds]
+
+
+def _tokens_of_older_rounds(session: Session, rounds: list[Round]) -> dict[int, dict[str, int]]:
+    """Token counts read from the attempts of rounds that do not keep them (running, or finished before
+    the loop counted them), so the ledger covers every round; finished rounds keep their own."""
+    return token_counts(session, [r.id for r in rounds if not has_token_counts(r.extra_counts)])
 
 
 # Overall metrics of the test-time strategies (per-group ones carry a "/group" suffix).
@@ -70,15 +79,16 @@ def strategy_values(metrics: dict[str, float]) -> dict[str, Any]:
 
 
 def _summary(rnd: Round, metrics: dict[str, float], stored: dict[str, int] | None,
-             again: dict[str, dict[str, float]]) -> dict[str, Any]:
+             again: dict[str, dict[str, float]], tokens: dict[str, int]) -> dict[str, Any]:
+    counts = {**{key: getattr(rnd, key) for key in ROUND_COUNTS}, **tokens, **rnd.extra_counts}
     return {
         "round": rnd.index,
         "status": rnd.status,
-        **{key: getattr(rnd, key) for key in ROUND_COUNTS},
         "check_errors": 0,  # checks that timed out or crashed twice (the loop stores the count)
-        **rnd.extra_counts,
+        **counts,
         "refused": refused(rnd.extra_counts),
         "exploration": exploration(rnd.extra_counts),
+        "ledger": ledger(counts),
         "eval_accuracy": metrics.get("accuracy"),
         **strategy_values(metrics),
         "metrics": dict(sorted(metrics.items())),

@@ -122,7 +122,7 @@ def rounds_cmd(run: str, db_url: str | None, as_json: bool) -> None:
     if as_json:
         print_json(summaries)
         return
-    from star.report.table import strategy_columns
+    from star.report.table import exploration_headers, exploration_rows, ledger_headers, ledger_rows, strategy_columns
 
     strategies = strategy_columns(summaries)
     rows = [
@@ -134,6 +134,12 @@ def rounds_cmd(run: str, db_url: str | None, as_json: bool) -> None:
     columns = ["round", "status", "attempted", "direct", "rationalized", "check err", "train ex", "steps",
                "eval acc", *[header for header, _ in strategies], "stored", "dataset"]
     print_table(columns, rows, empty=f"run {run!r} has no rounds yet")
+    for heading, headers, more_rows in (
+            ("Refusals and exploration on the training pool", exploration_headers(), exploration_rows(summaries)),
+            ("Tokens generated, and what the training pool's bought", ledger_headers(), ledger_rows(summaries))):
+        if more_rows:
+            click.echo(heading)
+            print_table(headers, more_rows, empty="")
 
 
 def _dataset(summary: dict[str, Any]) -> str | None:

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from db import store
 from db.exploration import exploration_counts
 from db.flips import snapshot_flips
+from db.ledger import token_counts
 from db.models import Round
 from star.checker.verdict import CHECK_ERRORS
 from star.engines.requests import Completion
@@ -89,7 +90,7 @@ class RoundStore:
         with self.sessions() as session, session.begin():
             rnd = self._round(session, index)
             check_errors = store.count_attempts_with_status(session, rnd.id, CHECK_ERRORS)
-            explored = exploration_counts(session, rnd)
+            explored = {**exploration_counts(session, rnd), **token_counts(session, [rnd.id])[rnd.id]}
             store.update_round(session, rnd, status="done", model_in=model_in, model_out=model_out,
                                counts={**counts, **explored, "check_errors": check_errors})
             # a done round's attempts never change: `star flips` of the run can read this copy

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from star.evaluation.metric_names import family_groups, parse_metric, sorted_families
-from star.report.charts import plot_accepted, plot_curves, plot_exploration, plot_timings
+from star.report.charts import plot_accepted, plot_curves, plot_exploration, plot_ledger, plot_timings
 from star.report.page_data import ReportData, ordered_splits
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
@@ -23,7 +23,7 @@ _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 class Figure:
     file: str  # name of the PNG next to index.html
     caption: str
-    section: str  # "eval:<split>:<family>", "eval:<split>", "accepted", "exploration" or "timings"
+    section: str  # "eval:<split>:<family>", "eval:<split>", "accepted", "exploration", "ledger" or "timings"
 
 
 class _Drawer:
@@ -56,6 +56,10 @@ def draw_figures(data: ReportData, out_dir: Path) -> list[Figure]:
             drawer.add(path, "Training problems solved by 1+, all and none of their K samples, greedy held-out "
                        "answers that write out steps (%), and distinct right reasoning paths per solved problem "
                        "(dashed, right axis)", "exploration")
+        if any((s.get("ledger") or {}).get("tokens_generated") is not None for s in data.summaries):
+            path = plot_ledger(data.summaries, drawer.path("ledger"), title=f"{name}: tokens generated")
+            drawer.add(path, "Tokens generated per round by kind (bars), and the training pool's tokens per new "
+                       "distinct right reasoning path (dashed, right axis)", "ledger")
         path = plot_timings(data.summaries, drawer.path("timings"), title=f"{name}: phase timings")
         drawer.add(path, "Wall time per round and phase", "timings")
     return drawer.figures

@@ -17,7 +17,7 @@ from star.evaluation.metric_names import family_groups, parse_metric, sorted_fam
 from star.report.charts import PHASES, rationalization_share
 from star.report.figures import Figure
 from star.report.page_data import CATEGORIES, MAX_CHECK_ERRORS, ReportData, Sample, ordered_splits
-from star.report.table import exploration_headers, exploration_rows
+from star.report.table import exploration_headers, exploration_rows, ledger_headers, ledger_rows
 
 _STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1240px; padding: 0 1em; color: #222; }
@@ -48,6 +48,7 @@ def render_page(data: ReportData, figures: Sequence[Figure], *, serve_url: str |
         ("evaluation", "Evaluation", _evaluation_section(data, figures)),
         ("rationales-accepted", "Accepted rationales and timings", _figures_html(figures, ("accepted", "timings"))),
         ("exploration", "Refusals and exploration", _exploration_section(data, figures)),
+        ("ledger", "Tokens generated", _ledger_section(data, figures)),
         ("check-errors", "Check errors", _check_errors_section(data)),
         ("samples", "Rationales", _samples_section(data)),
         ("lineage", "Lineage", _lineage_section(data)),
@@ -119,6 +120,13 @@ def _exploration_section(data: ReportData, figures: Sequence[Figure]) -> str:
         return ("<p>No training round has counted its refusals and exploration (rounds finished before the "
                 "store kept these counts, revision 0009).</p>")
     return table(exploration_headers(), rows) + _figures_html(figures, ("exploration",))
+
+
+def _ledger_section(data: ReportData, figures: Sequence[Figure]) -> str:
+    rows = ledger_rows(data.summaries)
+    if not rows:
+        return "<p>No round has stored attempts to count tokens from.</p>"
+    return table(ledger_headers(), rows) + _figures_html(figures, ("ledger",))
 
 
 def _evaluation_section(data: ReportData, figures: Sequence[Figure]) -> str:

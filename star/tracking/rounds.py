@@ -12,18 +12,24 @@ from sqlalchemy.orm import Session, sessionmaker
 
 import db.store as store
 from db.exploration import exploration
+from db.ledger import ledger
 from db.models import Evaluation, Round
 from star.tracking.base import Tracker
 
 
 def round_metrics(session: Session, run_name: str, index: int) -> dict[str, float]:
-    """`<split>/<metric>` for every stored evaluation, `counts/<name>` and `timings/<phase>` (seconds)."""
+    """`<split>/<metric>` for every stored evaluation, `counts/<name>`, `exploration/<share>`, `ledger/<figure>`
+    (tokens, db/ledger.py) and `timings/<phase>` (seconds)."""
     rnd = store.get_round(session, store.get_run(session, run_name), index)
     evals = session.execute(select(Evaluation.split, Evaluation.metric, Evaluation.value)
                             .where(Evaluation.round_id == rnd.id))
     metrics = {f"{split}/{metric}": float(value) for split, metric, value in evals}
-    for name, count in _counts(rnd).items():
+    counts = _counts(rnd)
+    for name, count in counts.items():
         metrics[f"counts/{name}"] = float(count)
+    for name, value in ledger(counts).items():
+        if value is not None:
+            metrics[f"ledger/{name}"] = float(value)
     for name, share in exploration(rnd.extra_counts).items():
         if share is not None:
             metrics[f"exploration/{name}"] = float(share)

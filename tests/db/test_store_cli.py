@@ -44,6 +44,11 @@ def test_rounds(store_url: str, seeded: Any) -> None:
         (0, None, None, None, None, 0.25), (1, 12, 2, 2, 4, 0.5), (2, 12, 4, 0, 4, 0.75)]
     table = star("rounds", "demo", "--db", store_url).stdout
     assert "75.0%" in table and "25.0%" in table
+    # the ledger, from the stored attempts (12 completion tokens each): round 1's 12 direct samples and 4
+    # hinted retries bought 4 training examples
+    assert rounds[1]["tokens_direct"] == 144 and rounds[1]["tokens_rationalized"] == 48
+    assert rounds[1]["ledger"]["tokens_per_example"] == 192 / 4 and rounds[0]["tokens_eval_greedy"] == 4 * 12
+    assert "Tokens generated" in table and "tok./train ex." in table
 
 
 @pytest.mark.parametrize(

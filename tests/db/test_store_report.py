@@ -22,7 +22,7 @@ def test_report_on_each_backend(store_url: str, seeded: Any, tmp_path: Path) -> 
     assert "<h3>accuracy (eval)</h3>" in page and "75.0%" in page  # round 2's accuracy
     assert "(hint: the answer is 4)" not in page  # rationalized attempts show their training prompt
     assert "steps for" in page  # sample rationales are there
-    assert len(list(out.glob("*.png"))) == 3  # accuracy per digits, accepted, timings
+    assert len(list(out.glob("*.png"))) == 4  # accuracy per digits, accepted, tokens generated, timings
 
 
 def test_report_json_names_the_page(store_url: str, seeded: Any, tmp_path: Path) -> None:

@@ -10,7 +10,7 @@ import dataclasses
 
 import pytest
 import ray
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from db.models import Attempt, Round
 from star.config import validate_config
@@ -84,5 +84,11 @@ def test_a_planted_bare_hint_is_refused_stored_with_its_reason_and_not_trained_o
         assert all(a.refusal is None for a in hinted if not a.correct)
         assert rnd.extra_counts["refused_no_work"] >= 1
         assert rnd.extra_counts["pool_problems"] == len(ctx.train)
+        # the waste ledger: the round keeps what its stored samples generated, by kind
+        direct_tokens = session.scalar(select(func.sum(Attempt.completion_tokens))
+                                       .where(Attempt.round_id == rnd.id, Attempt.kind == "direct"))
+        assert rnd.extra_counts["tokens_direct"] == direct_tokens > 0
+        assert rnd.extra_counts["tokens_rationalized"] == sum(a.completion_tokens for a in hinted) > 0
+        assert rnd.extra_counts["tokens_eval_greedy"] > 0
     training_set = ctx.store.accepted_triplets(1)
     assert all(t.completion != bare.completion for t in training_set)

@@ -51,8 +51,9 @@ def test_every_image_is_a_png_next_to_the_page(report: Path) -> None:
 def test_every_stored_metric_family_has_curves_and_a_table(report: Path, facts) -> None:
     evaluation = sections(report)["evaluation"]
     images = parse(report).images
-    # One chart comparing the families, one per family (split by digits), then accepted, exploration, timings.
-    assert len(images) == 1 + len(facts.families) + 3
+    # One chart comparing the families, one per family (split by digits), then accepted, exploration, tokens
+    # generated and timings.
+    assert len(images) == 1 + len(facts.families) + 4
     for family, values in facts.families.items():
         assert f"<h3>{family} (eval)</h3>" in evaluation
         assert any(f"-eval-{re.sub('[^A-Za-z0-9_.-]+', '-', family)}-digits.png" in src for src in images)
@@ -87,6 +88,18 @@ def test_refusals_and_exploration_per_round(report: Path) -> None:
     assert cells[1] == ["1", "2", "0", "0", "0", "50.0%", "25.0%", "50.0%", "1.50", "", "75.0%", "50.0%", "5"]
     assert cells[2][:5] == ["2", "0", "0", "1", "0"] and cells[2][8] == "1.50" and cells[2][11] == "0.0%"
     assert "fig" in explored and "exploration.png" in explored
+
+
+def test_tokens_generated_per_round_and_what_they_bought(report: Path) -> None:
+    ledger = sections(report)["ledger"]
+    rows = re.findall(r"<tr>(.*?)</tr>", ledger, flags=re.S)[1:]
+    cells = [re.findall(r"<td[^>]*>(.*?)</td>", row) for row in rows]
+    # round, tokens direct, rationalized, held-out greedy, held-out sampled, generated, train ex., per train
+    # ex., new paths, per new path: every stored attempt has 12 completion tokens (conftest.py)
+    assert cells[0] == ["0", "0", "0", "24", "0", "24", "", "", "", ""]
+    assert cells[1] == ["1", "36", "12", "0", "0", "48", "4", "12", "5", "10"]  # 48 / 5 = 9.6
+    assert cells[2][:6] == ["2", "0", "0", "0", "0", "0"]
+    assert "ledger.png" in ledger
 
 
 def test_samples_show_right_wrong_and_rationalized_as_trained(report: Path, facts) -> None:

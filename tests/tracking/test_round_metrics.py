@@ -42,7 +42,22 @@ def test_a_round_logs_every_stored_evaluation_its_counts_and_timings(tmp_path: P
         "counts/attempted": 60, "counts/accepted_direct": 40, "counts/accepted_rationalized": 5,
         "counts/train_examples": 50, "counts/train_steps": 4, "counts/check_errors": 1,
         "timings/generate": 3.5, "timings/train": 10.0,
-    }
+    }  # no tokens counted: no ledger figures invented
     tracker = _Recording()
     log_round(tracker, sessions, "r", 0)
     assert tracker.logged == [(0, {"eval/accuracy": 0.1})]  # round 0 has no counts yet: none are invented
+
+
+def test_a_round_with_token_counts_logs_its_ledger(tmp_path: Path) -> None:
+    sessions = session_factory(open_store(f"sqlite:///{tmp_path}/star.db"))
+    with sessions() as session, session.begin():
+        rnd = store.get_or_create_round(session, store.get_or_create_run(session, "r", config={}, base_model="m"), 1)
+        store.update_round(session, rnd, status="done", counts={
+            "train_examples": 8, "new_paths": 4, "tokens_direct": 300, "tokens_rationalized": 100,
+            "tokens_eval_greedy": 50, "tokens_eval_sampled": 0})
+    with sessions() as session:
+        metrics = round_metrics(session, "r", 1)
+    assert metrics["counts/tokens_direct"] == 300
+    assert {k: v for k, v in metrics.items() if k.startswith("ledger/")} == {
+        "ledger/tokens_generated": 450, "ledger/tokens_training_pool": 400, "ledger/tokens_per_example": 50.0,
+        "ledger/tokens_per_new_path": 100.0}

@@ -49,6 +49,8 @@ def test_rounds_and_trainer_curves_land_in_mlflow_then_tensorboard(tmp_path: Pat
         assert by_step[1] == rounds[1][count]
     (explored,) = client.get_metric_history(run.info.run_id, "exploration/solved_any")  # round 1's pool
     assert explored.step == 1 and explored.value == rounds[1]["exploration"]["solved_any"] > 0
+    (per_example,) = client.get_metric_history(run.info.run_id, "ledger/tokens_per_example")
+    assert per_example.step == 1 and per_example.value == rounds[1]["ledger"]["tokens_per_example"] > 0
     (train_time,) = client.get_metric_history(run.info.run_id, "timings/train")
     assert train_time.value == pytest.approx(rounds[1]["timings"]["train"])
     assert run.data.params["training.base_steps"] == "4" and run.info.status == "FINISHED"
