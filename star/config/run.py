@@ -139,6 +139,10 @@ class EvaluationConfig(_Section):
     k: int = Field(8, ge=1, le=256, description="k of maj@k and pass@k, both estimated from all `samples` (the expectation over every "
                    "choice of k of them); at most `samples`.")
     temperature: float = Field(0.8, gt=0.0, le=5.0, description="Sampling temperature of the held-out samples.")
+    sampled_every: int = Field(1, ge=1, le=1000, description=(
+        "Take the held-out samples (maj@k, pass@k, the verifier strategies, the pass@k - pass@1 gap) on round 0, "
+        "every this many rounds and on the run's last round; greedy accuracy is taken every round. 1 = every "
+        "round. The samples never reach training, so this changes what is measured, not what is learnt."))
     verifier: str | None = Field(None, description=(
         "Path of a trained verifier (`star verifier train`); when set, best_of_n and weighted_best_of_n "
         "over the `samples` answers are reported too."))

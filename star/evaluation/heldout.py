@@ -32,16 +32,23 @@ class HeldOutAnswer:
     correct: bool
 
 
+def samples_this_round(config: StarConfig, round_index: int) -> bool:
+    """Whether round `round_index` takes the held-out samples: round 0, every `evaluation.sampled_every`
+    rounds and the run's last round (so a run's first and final models are always compared in full)."""
+    every = config.evaluation.sampled_every
+    return bool(config.evaluation.samples) and (round_index % every == 0 or round_index == config.rounds)
+
+
 def heldout_requests(task: Task, problems: dict[int, Problem], config: StarConfig,
-                     round_index: int) -> list[GenRequest]:
-    """One greedy request per problem and, with evaluation.samples > 0, one request for n samples
-    (vLLM samples the n from one prompt, sharing its prefill), seeded per problem and round."""
+                     round_index: int, *, sampled: bool = True) -> list[GenRequest]:
+    """One greedy request per problem and, with evaluation.samples > 0 and `sampled`, one request for n
+    samples (vLLM samples the n from one prompt, sharing its prefill), seeded per problem and round."""
     cfg = config.evaluation
     stop = tuple(config.sampling.stop) + tuple(task.stop)
     greedy = [GenRequest(pid, GREEDY, task.prompt(p), 1, 0.0, 1.0, cfg.max_new_tokens, stop, 0,
                          chat_turns(task, task.prompt(p)))
               for pid, p in problems.items()]
-    if not cfg.samples:
+    if not cfg.samples or not sampled:
         return greedy
     sampled = [GenRequest(pid, SAMPLED, task.prompt(p), cfg.samples, cfg.temperature, 1.0, cfg.max_new_tokens,
                           stop, request_seed(config.seed, round_index, p.uid, SAMPLED),

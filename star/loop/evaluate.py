@@ -12,7 +12,14 @@ from collections.abc import Callable
 
 from star.checker.verdict import CHECK_ERRORS
 from star.config import StarConfig
-from star.evaluation.heldout import GREEDY, SAMPLED, HeldOutAnswer, heldout_metrics, heldout_requests
+from star.evaluation.heldout import (
+    GREEDY,
+    SAMPLED,
+    HeldOutAnswer,
+    heldout_metrics,
+    heldout_requests,
+    samples_this_round,
+)
 from star.evaluation.metric_names import ACCURACY
 from star.evaluation.strategies import Scorer
 from star.loop.acceptance import CheckItem, ScoredItem
@@ -26,8 +33,10 @@ from star.tasks.base import Problem, Task
 
 def evaluate_round(ctx: RunContext, index: int, model: str) -> float:
     """Greedy accuracy, maj@k and pass@k (and verifier strategies) on the held-out split,
-    overall and per group; stored per round. Returns the greedy accuracy."""
-    requests = heldout_requests(ctx.task, ctx.held_out, ctx.config, index)
+    overall and per group; stored per round (the sampled ones on the rounds `evaluation.sampled_every`
+    picks). Returns the greedy accuracy."""
+    requests = heldout_requests(ctx.task, ctx.held_out, ctx.config, index,
+                                sampled=samples_this_round(ctx.config, index))
     run_stored_phase(ctx, index, model, requests, phase="evaluate", problems=ctx.held_out)
     greedy, sampled = (ctx.store.heldout_answers(index, kind) for kind in (GREEDY, SAMPLED))
     metrics = heldout_scores(ctx.config, ctx.task, ctx.held_out, greedy, sampled, ctx.workers.checker,

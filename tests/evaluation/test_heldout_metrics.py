@@ -6,7 +6,7 @@ import pytest
 
 from star.config import validate_config
 from star.errors import ConfigError
-from star.evaluation.heldout import HeldOutAnswer, heldout_metrics, heldout_requests
+from star.evaluation.heldout import HeldOutAnswer, heldout_metrics, heldout_requests, samples_this_round
 from star.tasks.base import Problem
 
 
@@ -94,6 +94,21 @@ def test_requests_sample_n_per_problem_in_one_seeded_request() -> None:
     assert {r.seed for r in again if r.kind == "eval_sample"}.isdisjoint({r.seed for r in sampled})
     off = validate_config({"evaluation": {"samples": 0}})
     assert all(r.kind == "eval" for r in heldout_requests(task, problems, off, round_index=0))
+    greedy_only = heldout_requests(task, problems, config, round_index=2, sampled=False)
+    assert [r.kind for r in greedy_only] == ["eval"] * len(problems)
+
+
+def test_sampled_every_takes_round_0_every_nth_and_the_last_round() -> None:
+    def sampled_rounds(**evaluation: int) -> list[int]:
+        config = validate_config({"rounds": 7, "evaluation": evaluation})
+        return [r for r in range(8) if samples_this_round(config, r)]
+
+    assert sampled_rounds() == list(range(8))  # the default: every round
+    assert sampled_rounds(sampled_every=3) == [0, 3, 6, 7]
+    assert sampled_rounds(sampled_every=100) == [0, 7]
+    assert sampled_rounds(samples=0, sampled_every=1) == []  # greedy only, whatever the frequency
+    with pytest.raises(ConfigError, match="sampled_every"):
+        validate_config({"evaluation": {"sampled_every": 0}})
 
 
 @pytest.mark.parametrize(("evaluation", "message"), [
