@@ -26,6 +26,11 @@ class TrainerActor:
     def ready(self) -> bool:
         return True
 
+    def pid(self) -> int:
+        """The actor's process id (operators and chaos tests kill it; a restart gives a new one).
+        Ask before a `train` call: the actor answers one call at a time."""
+        return os.getpid()
+
 
 def _group_scratch(spec: TrainSpec) -> str | None:
     """Ray Train's run folder (logs only): beside the node's checkpoint cache when one is set."""
