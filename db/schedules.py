@@ -156,7 +156,7 @@ def reap_lost(session: Session, *, now: datetime, lease_now: datetime) -> list[F
         finished = firing.target_round is not None and firing.target_round in done_rounds(
             session, firing.schedule.run_name)
         values = ({"status": "succeeded", "error": None, "retry_at": None,
-                   "rounds": sorted(set(firing.rounds) | {firing.target_round})} if finished
+                   "rounds": _rounds_of_orphan(session, firing)} if finished
                   else {"status": "failed", "error": LOST, "retry_at": now})
         result = session.execute(
             update(Firing)
@@ -227,6 +227,18 @@ def finish_firing(session: Session, firing_id: int, *, owner: str, status: str, 
     )
     session.expire(firing)
     return result.rowcount == 1
+
+
+def _rounds_of_orphan(session: Session, firing: Firing) -> list[int]:
+    """The rounds an orphaned firing's driver finished: the run's done rounds up to its target that no
+    other firing of the schedule recorded (the scheduler that knew which rounds were done before it
+    started is gone). A first firing's round 0, the base model's evaluation, is among them, as when
+    the firing's own scheduler records it."""
+    others = session.scalars(select(Firing.rounds).where(Firing.schedule_id == firing.schedule_id,
+                                                         Firing.id != firing.id))
+    recorded = {index for rounds in others for index in rounds}
+    done = {r for r in done_rounds(session, firing.schedule.run_name) if r <= firing.target_round}
+    return sorted((done - recorded) | set(firing.rounds) | {firing.target_round})
 
 
 def done_rounds(session: Session, run_name: str) -> set[int]:

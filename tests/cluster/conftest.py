@@ -29,8 +29,10 @@ is a test's own, for a test that breaks it):
         .start_worker_node() start a (new) second node; waits until it is alive
         .alive_nodes()      how many nodes the GCS reports alive
         .job_status(id)     a job's Ray status, straight from the job server
+        .job_ids(prefix)    the submission ids the job server knows, running or ended
         .stop_job(id)       stop a job through the job server at once (no CLI start-up on a busy machine)
         .star(*args, env=None, timeout=...) -> CompletedProcess: run the `star` CLI against it
+        .start_star(*args, env=None) -> Popen: the same, not waited for, in a process group of its own
 """
 
 from __future__ import annotations
@@ -205,6 +207,12 @@ class RayTestCluster:
         body = self._get(f"/api/jobs/{submission_id}")
         return body.get("status") if isinstance(body, dict) else None
 
+    def job_ids(self, prefix: str = "") -> list[str]:
+        """Submission ids of every job the job server knows (running or ended) that start with `prefix`."""
+        jobs = self._get("/api/jobs/")
+        ids = [job.get("submission_id") or "" for job in jobs] if isinstance(jobs, list) else []
+        return sorted(i for i in ids if i.startswith(prefix))
+
     def stop_job(self, submission_id: str) -> bool:
         """Ask the job server to stop a job now (what `star jobs stop` does, without a CLI start-up)."""
         import requests
@@ -225,6 +233,11 @@ class RayTestCluster:
         """Run the `star` CLI of this checkout with the cluster's environment (or `env`)."""
         return subprocess.run([str(BIN / "star"), *args], env=self.env if env is None else env,
                               capture_output=True, text=True, timeout=timeout, cwd=self.home)
+
+    def start_star(self, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+        """Start the `star` CLI without waiting, in a process group of its own (its pid is the group's)."""
+        return subprocess.Popen([str(BIN / "star"), *args], env=self.env if env is None else env, cwd=self.home,
+                                start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def _signal_group(pgid: int, sig: int) -> None:

@@ -240,7 +240,30 @@ def test_a_restarted_scheduler_waits_for_the_orphaned_driver_and_never_fires_its
     time.sleep(0.5)
     harness.tick(utc(2027, 1, 3, 2, 30), lease_s=0.2)
     first = harness.history()[-1]
-    assert (first["status"], first["attempts"], first["rounds"]) == ("succeeded", 1, [1])
+    # the first firing's rounds: 0 (the base model's evaluation) and 1, as its own scheduler would record
+    assert (first["status"], first["attempts"], first["rounds"]) == ("succeeded", 1, [0, 1])
     assert harness.invocations() == []  # nothing was ever started twice
     with harness.sessions() as session:
         assert sched_store.running_firings(session, 1) == []
+
+
+def test_an_orphan_of_a_later_night_records_only_its_own_round(factory: Any) -> None:
+    import db.schedules as sched_store
+    import db.store as store
+
+    with factory.begin() as session:
+        schedule = sched_store.add_schedule(session, name="nightly", run_name="nightly", config={},
+                                            cron="0 2 * * *", timezone="UTC")
+        first = sched_store.insert_firing(session, schedule, utc(2027, 1, 2, 2), status="running", owner="a",
+                                          lease_expires_at=utc(2027, 1, 2, 3), target_round=1)
+        assert sched_store.finish_firing(session, first.id, owner="a", status="succeeded", now=utc(2027, 1, 2, 3),
+                                         rounds=[0, 1])
+        # night 2: its scheduler died (lease long gone) and its driver finished round 2 without it
+        sched_store.insert_firing(session, schedule, utc(2027, 1, 3, 2), status="running", owner="b",
+                                  lease_expires_at=utc(2027, 1, 3, 3), target_round=2)
+        run = store.get_or_create_run(session, "nightly", config={}, base_model="m")
+        for index in (0, 1, 2):
+            store.update_round(session, store.get_or_create_round(session, run, index), status="done")
+    with factory.begin() as session:
+        [reaped] = sched_store.reap_lost(session, now=utc(2027, 1, 3, 4), lease_now=utc(2027, 1, 3, 4))
+        assert (reaped.status, reaped.rounds) == ("succeeded", [2])  # not night 1's rounds again
