@@ -249,7 +249,7 @@ def test_a_restarted_scheduler_waits_for_the_orphaned_driver_and_never_fires_its
 
 def test_an_orphan_of_a_later_night_records_only_its_own_round(factory: Any) -> None:
     import db.schedules as sched_store
-    import db.store as store
+    from db import store
 
     with factory.begin() as session:
         schedule = sched_store.add_schedule(session, name="nightly", run_name="nightly", config={},
