@@ -240,7 +240,7 @@ class RecoveryConfig(_Section):
     )
     batch_tries: int = Field(
         3, ge=1, le=100,
-        description="Tries of one generation batch (worker death, error or timeout each count) before the phase fails.",
+        description="Tries of one generation batch (an error, a timeout, or the death of a worker holding it each count) before the phase fails.",
     )
     batch_timeout: float = Field(
         1800.0, gt=0.0,

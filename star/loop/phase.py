@@ -36,7 +36,9 @@ from star.loop.acceptance import CheckItem, ScoredItem
 from star.tasks.base import Problem
 
 IN_FLIGHT_PER_GENERATOR = 2
-SETTLE_SECONDS = 10.0  # how long a lost worker's calls get to report a result or an error
+# How long a lost worker's calls get to report a result or an error. Every call of a dead actor does
+# resolve (the ones it finished, with their results), so this bound is only reached if Ray itself stalls.
+SETTLE_SECONDS = 60.0
 
 
 class PhaseFailed(StarError):
@@ -209,21 +211,24 @@ class _Phase:
     # --- failures ---------------------------------------------------------
 
     def _lose_worker(self, lane: _Lane, reason: str) -> None:
-        """The batch it was running costs a try; every batch it held is re-queued; probe it."""
+        """Every batch it held and did not finish costs a try and is re-queued; probe it."""
         pending = [ref for ref in lane.refs if ref in self.generating]
         lane.refs.clear()
         # Batches it finished before dying still count (their results may not have been
-        # handled yet); the first one that did not finish is the one it died on. A finished
-        # batch's reply and the news of the death travel separately, so under load the death
-        # can arrive first: let every call of the dead worker resolve (each does, with its
-        # result or an error) before deciding which one to charge.
+        # handled yet). A finished batch's reply and the news of the death travel separately,
+        # so under load the death can arrive first: let every call of the dead worker resolve
+        # (each does, with its result or an error) before deciding what it finished.
         ray.wait(pending, num_returns=len(pending), timeout=SETTLE_SECONDS)
         while pending and self._finished(pending[0]):
             ref = pending.pop(0)
             self._accept(self.generating.pop(ref)[1], ray.get(ref))
         held = [self.generating.pop(ref)[1] for ref in pending]
-        if held:
-            self._charge(held[0], reason)
+        # Which unfinished batch killed it cannot be told: a batch it finished can lose its reply
+        # with the dying process's socket ("the task may or may not have been executed"), and then
+        # looks unfinished while the one after it is the culprit. Charging only the first let a batch
+        # that killed its worker 3 times run a 4th time; charging each keeps batch_tries a bound.
+        for batch in held:
+            self._charge(batch, reason)
         self.todo.extend(reversed(held))  # the batch it died on runs first again
         lane.down_since = self.recovery.clock()
         self.log(f"{self.phase}: generation worker {self.lanes.index(lane)} lost ({reason}); "
