@@ -131,20 +131,22 @@ def plot_ledger(summaries: Sequence[Mapping[str, Any]], out_path: Path, *, title
         ax.set_xlabel("round")
         ax.set_ylabel("tokens generated")
         ax.set_xticks(rounds)
+        ax.set_ylim(0, 1.5 * max(bottom, default=0) or 1)  # headroom: the legend sits above the bars
         per_path_ax = ax.twinx()
         per_path_ax.plot(rounds, [_value(s["ledger"].get("tokens_per_new_path")) for s in measured], color="black",
                          linestyle="--", marker="s", label="training-pool tokens per new right path")
         per_path_ax.set_ylabel("tokens per new right path")
-        per_path_ax.set_ylim(bottom=0)
-        _legend_of_both(ax, per_path_ax, loc="best")
+        per_path_ax.set_ylim(0, 1.5 * max((_value(s["ledger"].get("tokens_per_new_path")) for s in measured
+                                           if s["ledger"].get("tokens_per_new_path")), default=1))
+        _legend_of_both(ax, per_path_ax, loc="upper left", columns=2)
     return out_path
 
 
-def _legend_of_both(ax: Any, right_ax: Any, *, loc: str) -> None:
+def _legend_of_both(ax: Any, right_ax: Any, *, loc: str, columns: int = 1) -> None:
     """One legend for a chart with a second y axis: the left axis's lines, then the right one's."""
     handles, labels = ax.get_legend_handles_labels()
     more_handles, more_labels = right_ax.get_legend_handles_labels()
-    ax.legend(handles + more_handles, labels + more_labels, loc=loc, fontsize=8)
+    ax.legend(handles + more_handles, labels + more_labels, loc=loc, fontsize=8, ncol=columns)
 
 
 def _percent(value: float | None) -> float:
