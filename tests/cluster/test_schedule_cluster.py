@@ -74,8 +74,7 @@ def test_a_firing_with_an_address_runs_its_round_as_a_ray_job(  # type: ignore[n
                                                                      env=env).stdout)) == 1
 
 
-def _round_one_started(db_url: str, run_name: str) -> bool:
-    sessions = session_factory(open_store(db_url))
+def _round_one_started(sessions, run_name: str) -> bool:  # type: ignore[no-untyped-def]
     with sessions() as s:
         run = s.scalars(select(Run).where(Run.name == run_name)).one_or_none()
         round1 = next((r for r in run.rounds if r.index == 1), None) if run else None
@@ -86,9 +85,9 @@ def _round_one_started(db_url: str, run_name: str) -> bool:
 def _wait_for(condition, what: str, timeout_s: float = 900) -> None:  # type: ignore[no-untyped-def]
     """Poll `condition` until it holds; the deadline only guards against a hang (the test fails there)."""
     deadline = time.monotonic() + timeout_s
-    while not condition():
-        assert time.monotonic() < deadline, f"{what}: not within {timeout_s:.0f} s"
+    while time.monotonic() < deadline and not condition():
         time.sleep(1)
+    assert condition(), f"{what}: not so after {timeout_s:.0f} s"
 
 
 def test_a_scheduler_sigkilled_while_its_job_runs_is_replaced_without_a_second_job(  # type: ignore[no-untyped-def]
@@ -101,7 +100,8 @@ def test_a_scheduler_sigkilled_while_its_job_runs_is_replaced_without_a_second_j
     scheduler = ray_cluster.start_star("schedule", "tick", "--now", (slot + timedelta(minutes=1)).isoformat(),
                                        *lease, env=env)
     try:
-        _wait_for(lambda: ray_cluster.job_status(job_id) == "RUNNING" and _round_one_started(db_url, name),
+        sessions = session_factory(open_store(db_url))  # one engine for every look, not one per look
+        _wait_for(lambda: ray_cluster.job_status(job_id) == "RUNNING" and _round_one_started(sessions, name),
                   "the firing's job storing round 1's attempts")
         os.kill(scheduler.pid, signal.SIGKILL)  # the scheduler alone: its `star submit --wait` child lives on
         scheduler.wait()
