@@ -26,10 +26,15 @@ is a test's own, for a test that breaks it):
         .kill_worker_node() SIGKILL the second node's processes (a lost node)
         .lose_head()        SIGKILL every process of the cluster, as when its head node is lost
         .start_head()       start a (new) head on new ports; .gcs_address, .dashboard_url and .env follow
+        .start_head(same_address=True)  start it again on the lost head's ports, as a head that comes back
+                            at the same address (a DNS name, a Kubernetes service) does
         .start_worker_node() start a (new) second node; waits until it is alive
         .alive_nodes()      how many nodes the GCS reports alive
         .job_status(id)     a job's Ray status, straight from the job server
         .job_ids(prefix)    the submission ids the job server knows, running or ended
+        .job_logs(id)       a job's driver log so far
+        .driver_pid(id)     the pid of a running job's driver (the `star run` process), or None
+        .actor_pids(name)   pids of the live actors of one class (GeneratorActor, CheckerActor, ...)
         .stop_job(id)       stop a job through the job server at once (no CLI start-up on a busy machine)
         .star(*args, env=None, timeout=...) -> CompletedProcess: run the `star` CLI against it
         .start_star(*args, env=None) -> Popen: the same, not waited for, in a process group of its own
@@ -100,11 +105,13 @@ class RayTestCluster:
     worker_resource: str = WORKER_RESOURCE
     _nodes: dict[str, subprocess.Popen] = field(default_factory=dict)
     _tries: dict[str, int] = field(default_factory=dict)  # starts of each node since it last came up
+    _head_flags: list[str] = field(default_factory=list)  # the last head's port flags
 
     # -- starting and stopping ---------------------------------------------------
 
-    def start_head(self) -> None:
-        flags = node_ports(head=True)
+    def start_head(self, same_address: bool = False) -> None:
+        flags = self._head_flags if same_address and self._head_flags else node_ports(head=True)
+        self._head_flags = flags
         port = next(f for f in flags if f.startswith("--port=")).split("=")[1]
         dash = next(f for f in flags if f.startswith("--dashboard-port=")).split("=")[1]
         self.gcs_address = f"127.0.0.1:{port}"
@@ -115,7 +122,9 @@ class RayTestCluster:
         if not self._wait("head", lambda: self._jobs_api_ready(), "the head's job server"):
             self._nodes.pop("head").wait()
             _kill_marked({f"{NODE_MARK}=head", f"{CLUSTER_MARK}={self.temp_dir}"}, signal.SIGKILL)  # half-started
-            self.start_head()  # on new ports: the exited head's may not be free yet
+            if same_address:  # the ports may still be held for a moment by the lost head's sockets
+                time.sleep(5)
+            self.start_head(same_address)  # otherwise on new ports: the exited head's may not be free yet
 
     def start_worker_node(self) -> None:
         self._start("worker", [f"--address={self.gcs_address}", "--node-ip-address=127.0.0.1",
@@ -220,6 +229,24 @@ class RayTestCluster:
         response = requests.post(f"{self.dashboard_url}/api/jobs/{submission_id}/stop", timeout=10,
                                  headers={"Authorization": f"Bearer {self.token}"})
         return response.status_code == 200 and bool(response.json().get("stopped"))
+
+    def job_logs(self, submission_id: str) -> str:
+        """A job's driver log so far ("" when the job server does not know the job)."""
+        body = self._get(f"/api/jobs/{submission_id}/logs")
+        return str(body.get("logs", "")) if isinstance(body, dict) else ""
+
+    def driver_pid(self, submission_id: str) -> int | None:
+        """The pid of a job's driver, the process that connected to Ray (None before it has)."""
+        body = self._get(f"/api/jobs/{submission_id}")
+        driver = body.get("driver_info") if isinstance(body, dict) else None
+        return int(driver["pid"]) if isinstance(driver, dict) and driver.get("pid") else None
+
+    def actor_pids(self, class_name: str) -> list[int]:
+        """Pids of the live actors of `class_name`, from the cluster's state API."""
+        body = self._get(f"/api/v0/actors?limit=1000&filter_keys=class_name&filter_predicates=%3D"
+                         f"&filter_values={class_name}")
+        actors = body.get("data", {}).get("result", {}).get("result", []) if isinstance(body, dict) else []
+        return sorted(int(a["pid"]) for a in actors if a.get("state") == "ALIVE" and a.get("pid"))
 
     def alive_nodes(self) -> int:
         body = self._get("/api/v0/nodes?limit=100")
