@@ -106,6 +106,7 @@ class RayTestCluster:
     _nodes: dict[str, subprocess.Popen] = field(default_factory=dict)
     _tries: dict[str, int] = field(default_factory=dict)  # starts of each node since it last came up
     _head_flags: list[str] = field(default_factory=list)  # the last head's port flags
+    _worker_starts: int = 0  # worker node starts so far: each gets a temp dir of its own
 
     # -- starting and stopping ---------------------------------------------------
 
@@ -168,12 +169,22 @@ class RayTestCluster:
 
     def _start(self, name: str, args: list[str]) -> None:
         log = open(self.temp_dir / f"{name}-start.log", "ab")
-        command = [str(BIN / "ray"), "start", "--block", f"--temp-dir={self.temp_dir}",
+        command = [str(BIN / "ray"), "start", "--block", f"--temp-dir={self._node_temp_dir(name)}",
                    "--object-store-memory=200000000", "--disable-usage-stats", *args]
         # Every process of the node inherits these marks: they are how it is found and stopped.
         env = {**self.env, CLUSTER_MARK: str(self.temp_dir), NODE_MARK: name}
         self._nodes[name] = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT,
                                              start_new_session=True)
+
+    def _node_temp_dir(self, name: str) -> Path:
+        """The head's temp dir is the cluster's; each worker node start gets one of its own, as a machine of
+        its own would. Nodes sharing one would share the unpacked job packages (working_dir) there, and a
+        node that joins re-unpacks them in place: it deletes the folder that the other nodes' workers run
+        in, and their relative paths (a job's model, `model/`) stop resolving."""
+        if name == "head":
+            return self.temp_dir
+        self._worker_starts += 1
+        return self.temp_dir / f"n{self._worker_starts}"  # short: unix socket paths are bounded
 
     def _wait(self, name: str, ready, what: str) -> bool:  # type: ignore[no-untyped-def]
         """True once `ready()`; False when node `name`'s `ray start` exited first and may be started again.

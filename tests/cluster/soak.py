@@ -1,7 +1,7 @@
 """The chaos soak: a month of nightly rounds on a real two-node cluster, one seeded failure a night.
 
     .venv/bin/python tests/cluster/soak.py --nights 30 --seed 0        # the soak of docs/cluster.md
-    .venv/bin/python tests/cluster/soak.py --nights 3 --kinds generator,scheduler
+    .venv/bin/python tests/cluster/soak.py --nights 3 --kinds generator,scheduler --reference
 
 Each night is a slot of a nightly schedule (`0 2 * * *`, `--address`: the round runs as a Ray job on
 the cluster, against PostgreSQL) fired by `star schedule tick --now SLOT+1min`. A seeded plan
@@ -12,8 +12,10 @@ lost node again, and keep the scheduler ticking (each tick a later `--now`, so a
 retry is due). After every night it asserts that `star db check` is clean and that the night's slot
 fired exactly once and succeeded with the night's round.
 
-The script (`main`) starts its own cluster and database; `tests/cluster/test_soak.py` runs a few
-nights of it on the test session's. Neither `ray stop`s anything it did not start.
+With `--reference` the script first runs as many quiet nights in a store of their own, and compares
+each night's held-out accuracy and accepted set with them. It starts its own cluster and databases;
+`tests/cluster/test_soak.py` runs three nights and their reference on a cluster of the test's own.
+Neither `ray stop`s anything it did not start.
 """
 
 from __future__ import annotations
@@ -62,6 +64,7 @@ class Soak:
     name: str = SCHEDULE  # the schedule's and its run's name
     log: Callable[[str], None] = print
     results: list[NightResult] = field(default_factory=list)
+    errors: dict[datetime, list[str]] = field(default_factory=dict)  # per slot: its failed tries' errors
 
     def __post_init__(self) -> None:
         self.env = {**self.cluster.env, "STAR_DATABASE_URL": self.db_url}
@@ -100,19 +103,24 @@ class Soak:
             while not self._night_done(slot, target):
                 ticks.keep_going(lambda: f"night {n} did not finish: {self._why(slot)}")
                 time.sleep(1)
+                self._keep_errors(slot)
             done_at = time.monotonic()
-        finally:
-            ticks.stop()
+        except BaseException:
+            ticks.abort()  # a failed or interrupted soak must not wait out the firing
+            raise
+        ticks.stop()
         firings, violations = self._firings(slot), self._violations()
         recovery = None if injected_at is None else done_at - injected_at
         if fault.kind == "trainer" and injected_at is not None:
             note += "; " + self._trained_again(slot)
         result = NightResult(n, target, fault, injected_at is not None, recovery, firings, violations, note,
-                             *self._learnt(target), tries=self._tries(slot))
+                             *self._learnt(target), tries=self._tries(slot), errors=self.errors.pop(slot, []))
         self.results.append(result)
         self.log(f"night {n:2d} round {target:2d}: {_what_happened(result)}; firings {firings} "
                  f"({result.tries} tries), "
                  f"violations {violations}, accuracy {result.accuracy}{f' ({note})' if note else ''}")
+        for error in result.errors:  # why a try failed: the firing's record, cleared once a retry succeeds
+            self.log("    a try failed: " + error.replace("\n", "\n    "))
         return result
 
     def _inject_when_due(self, fault: Fault, target: int, ticks: _Ticks) -> tuple[float | None, str]:
@@ -127,6 +135,7 @@ class Soak:
                 return None, "the round ended before its moment"
             ticks.keep_going(lambda: f"the night's round never reached its moment ({due} attempts stored)")
             time.sleep(0.2)
+            self._keep_errors(ticks.slot)
         at = time.monotonic()
         try:
             return at, self._inject(fault.kind, ticks)
@@ -209,6 +218,17 @@ class Soak:
             statuses = s.scalars(self._firings_at(slot, Firing.status)).all()
         return self._round_done(target) and statuses == ["succeeded"]
 
+    def _keep_errors(self, slot: datetime) -> None:
+        """Keep each failed try's error while it is on record (a successful retry clears it)."""
+        with self.sessions() as s:
+            failed = s.execute(self._firings_at(slot, Firing.attempts, Firing.error)
+                               .where(Firing.status == "failed")).all()
+        seen = self.errors.setdefault(slot, [])
+        for attempt, error in failed:
+            line = f"try {attempt}: {error}"
+            if error and line not in seen:
+                seen.append(line)
+
     def _tries(self, slot: datetime) -> int:
         with self.sessions() as s:
             return max(s.scalars(self._firings_at(slot, Firing.attempts)).all(), default=0)
@@ -258,8 +278,9 @@ class _Ticks:
         self.ended_at = 0.0
 
     def start(self) -> None:
-        # Each tick is half an hour later than the last: past any retry backoff, well before the next slot.
-        now = self.slot + timedelta(minutes=1 + 30 * self.count)
+        # Each tick is 5 minutes later than the last, so a failed firing's retry comes due (a night's
+        # deadline allows at most ~225 ticks: 19 hours, before the next night's slot).
+        now = self.slot + timedelta(minutes=1 + 5 * self.count)
         self.count += 1
         self.process = self.cluster.start_star("schedule", "tick", "--now", now.isoformat(),
                                                "--lease-seconds", str(LEASE_S), env=self.env)
@@ -285,6 +306,16 @@ class _Ticks:
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
             self.process.wait()  # a tick ends with its firing; the night's check waits for it
+
+    def abort(self) -> None:
+        """Stop the running tick now: it records its firing as interrupted, and takes its child down."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
 
 
 def _what_happened(result: NightResult) -> str:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import random
 import statistics
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 FAULTS = ("generator", "checker", "trainer", "worker_node", "job_stop", "driver_kill", "scheduler", "head")
@@ -55,6 +55,7 @@ class NightResult:
     accuracy: float | None = None  # the round's held-out accuracy
     accepted: str = ""  # digest of the round's accepted attempts (problem, kind, sample, completion)
     tries: int = 1  # tries the night's firing took (a failed firing is retried)
+    errors: list[str] = field(default_factory=list)  # the failed tries' errors, as the firing recorded them
 
 
 def summary_rows(results: list[NightResult]) -> list[dict[str, Any]]:
