@@ -114,7 +114,8 @@ class Soak:
         if fault.kind == "trainer" and injected_at is not None:
             note += "; " + self._trained_again(slot)
         result = NightResult(n, target, fault, injected_at is not None, recovery, firings, violations, note,
-                             *self._learnt(target), tries=self._tries(slot), errors=self.errors.pop(slot, []))
+                             *self._learnt(target), tries=self._tries(slot), errors=self.errors.pop(slot, []),
+                             stored=self.stored_counts(target))
         self.results.append(result)
         self.log(f"night {n:2d} round {target:2d}: {_what_happened(result)}; firings {firings} "
                  f"({result.tries} tries), "
@@ -196,6 +197,21 @@ class Soak:
 
     def _learnt(self, index: int) -> tuple[float | None, str]:
         return learnt(self.sessions, self.run_name, index)
+
+    def stored_counts(self, index: int) -> dict[str, tuple[int, int]]:
+        """Per attempt kind of the round: (rows, distinct (problem, sample) keys)."""
+        with self.sessions() as s:
+            rnd = self._round_row(s, index)
+            rows = s.execute(select(Attempt.kind, Attempt.problem_id, Attempt.sample_index)
+                             .where(Attempt.round_id == rnd.id)).all()
+        kinds = {kind for kind, _, _ in rows}
+        return {kind: (sum(1 for k, _, _ in rows if k == kind), len({(p, i) for k, p, i in rows if k == kind}))
+                for kind in sorted(kinds)}
+
+    def expected_counts(self) -> dict[str, int]:
+        """What a done round stores of the kinds every round has: K direct samples per training problem and
+        one greedy answer per held-out problem."""
+        return {"direct": self.expected - self._eval_count(), "eval": self._eval_count()}
 
     def _trained_again(self, slot: datetime) -> str:
         """Whether the firing's driver said the trainer died and trained again (its Ray job's log)."""

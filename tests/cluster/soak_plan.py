@@ -56,6 +56,7 @@ class NightResult:
     accepted: str = ""  # digest of the round's accepted attempts (problem, kind, sample, completion)
     tries: int = 1  # tries the night's firing took (a failed firing is retried)
     errors: list[str] = field(default_factory=list)  # the failed tries' errors, as the firing recorded them
+    stored: dict[str, tuple[int, int]] = field(default_factory=dict)  # per kind: (attempt rows, distinct keys)
 
 
 def summary_rows(results: list[NightResult]) -> list[dict[str, Any]]:
