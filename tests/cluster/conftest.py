@@ -121,8 +121,7 @@ class RayTestCluster:
         self._start("head", ["--head", "--node-ip-address=127.0.0.1", "--include-dashboard=true",
                              "--dashboard-host=127.0.0.1", "--num-cpus=2", "--num-gpus=0", *flags])
         if not self._wait("head", lambda: self._jobs_api_ready(), "the head's job server"):
-            self._nodes.pop("head").wait()
-            _kill_marked({f"{NODE_MARK}=head", f"{CLUSTER_MARK}={self.temp_dir}"}, signal.SIGKILL)  # half-started
+            self._discard("head")  # half-started
             if same_address:  # the ports may still be held for a moment by the lost head's sockets
                 time.sleep(5)
             self.start_head(same_address)  # otherwise on new ports: the exited head's may not be free yet
@@ -132,8 +131,7 @@ class RayTestCluster:
                                "--num-cpus=1", "--num-gpus=0",
                                f"--resources={json.dumps({WORKER_RESOURCE: 1})}", *node_ports(head=False)])
         if not self._wait("worker", lambda: self.alive_nodes() == 2, "the worker node"):
-            self._nodes.pop("worker").wait()
-            _kill_marked({f"{NODE_MARK}=worker", f"{CLUSTER_MARK}={self.temp_dir}"}, signal.SIGKILL)
+            self._discard("worker")
             self.start_worker_node()
 
     def kill_worker_node(self) -> None:
@@ -187,25 +185,37 @@ class RayTestCluster:
         return self.temp_dir / f"n{self._worker_starts}"  # short: unix socket paths are bounded
 
     def _wait(self, name: str, ready, what: str) -> bool:  # type: ignore[no-untyped-def]
-        """True once `ready()`; False when node `name`'s `ray start` exited first and may be started again.
+        """True once `ready()`; False when node `name`'s start failed and it may be started again.
 
         On a busy machine `ray start` can exit at once when the GCS answers its first call too late
-        ("Failed to get node info: Deadline Exceeded"); Ray does not retry that, so the test does,
-        up to START_TRIES times, as an operator would."""
+        ("Failed to get node info: Deadline Exceeded"), or hang in start-up past START_TIMEOUT_S;
+        Ray does not retry either, so the test does, up to START_TRIES times, as an operator would."""
         self._tries[name] = self._tries.get(name, 0) + 1
         deadline = time.monotonic() + START_TIMEOUT_S
+        up = False
         while time.monotonic() < deadline:
             exited = [n for n, p in self._nodes.items() if p.poll() is not None]
-            if exited == [name] and self._tries[name] < START_TRIES:
-                return False
-            if exited:
+            up = not exited and ready()
+            if exited or up:  # another node dying meanwhile is not this start's to retry
                 break
-            if ready():
-                self._tries[name] = 0
-                return True
             time.sleep(0.5)
+        else:
+            exited = [name]  # hung in start-up: as good as exited
+        if up:
+            self._tries[name] = 0
+            return True
+        if exited == [name] and self._tries[name] < START_TRIES:
+            return False
         logs = "\n".join(p.read_text(errors="replace")[-3000:] for p in self.temp_dir.glob("*-start.log"))
-        raise RuntimeError(f"{what} did not come up within {START_TIMEOUT_S}s:\n{logs}")
+        raise RuntimeError(f"{what} did not come up in {self._tries[name]} starts of up to "
+                           f"{START_TIMEOUT_S}s:\n{logs}")
+
+    def _discard(self, name: str) -> None:
+        """Stop a node whose start failed (exited or hung), with everything it started."""
+        process = self._nodes.pop(name)
+        _signal_group(process.pid, signal.SIGKILL)
+        process.wait(timeout=30)
+        _kill_marked({f"{NODE_MARK}={name}", f"{CLUSTER_MARK}={self.temp_dir}"}, signal.SIGKILL)
 
     # -- looking at it ---------------------------------------------------------------
 
