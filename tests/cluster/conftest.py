@@ -136,10 +136,8 @@ class RayTestCluster:
 
     def kill_worker_node(self) -> None:
         """SIGKILL every process of the worker node (raylet, agents, its workers): the node is lost."""
-        process = self._nodes.pop("worker", None)
-        if process is not None:
-            _kill_marked({f"{NODE_MARK}=worker", f"{CLUSTER_MARK}={self.temp_dir}"}, signal.SIGKILL)
-            process.wait(timeout=30)
+        if "worker" in self._nodes:
+            self._discard("worker")
 
     def lose_head(self) -> None:
         """SIGKILL the head node's processes, the job drivers on it included: Ray's GCS is gone, and the
@@ -211,7 +209,7 @@ class RayTestCluster:
                            f"{START_TIMEOUT_S}s:\n{logs}")
 
     def _discard(self, name: str) -> None:
-        """Stop a node whose start failed (exited or hung), with everything it started."""
+        """SIGKILL a node and everything it started (a lost node, or one whose start failed or hung)."""
         process = self._nodes.pop(name)
         _signal_group(process.pid, signal.SIGKILL)
         process.wait(timeout=30)

@@ -68,11 +68,14 @@ class Soak:
 
     def __post_init__(self) -> None:
         self.env = {**self.cluster.env, "STAR_DATABASE_URL": self.db_url}
-        self.run_name = self.name
         task = self.config["task"]
         digits = task["max_digits"] - task["min_digits"] + 1
-        self.expected = digits * (task["train_per_digits"] * self.config["sampling"]["samples_per_problem"]
-                                  + task["eval_per_digits"])  # direct samples + greedy held-out answers
+        # what a done round stores of the kinds every round has: K direct samples per training problem
+        # and one greedy answer per held-out problem
+        samples = self.config["sampling"]["samples_per_problem"]
+        self.expected_counts = {"direct": digits * task["train_per_digits"] * samples,
+                                "eval": digits * task["eval_per_digits"]}
+        self.expected = sum(self.expected_counts.values())
 
     # -- set-up ---------------------------------------------------------------------------------
 
@@ -82,7 +85,7 @@ class Soak:
         self.workdir.mkdir(parents=True, exist_ok=True)
         path = self.workdir / f"{self.name}.yaml"
         # checkpoints in a folder of the soak's own: two soaks of one config must not share them
-        path.write_text(yaml.safe_dump({**self.config, "run_name": self.run_name,
+        path.write_text(yaml.safe_dump({**self.config, "run_name": self.name,
                                         "storage": str(self.workdir / "runs")}))
         self._star_ok("db", "upgrade")
         self.sessions = session_factory(open_store(self.db_url))
@@ -114,7 +117,7 @@ class Soak:
         if fault.kind == "trainer" and injected_at is not None:
             note += "; " + self._trained_again(slot)
         result = NightResult(n, target, fault, injected_at is not None, recovery, firings, violations, note,
-                             *self._learnt(target), tries=self._tries(slot), errors=self.errors.pop(slot, []),
+                             *learnt(self.sessions, self.name, target), tries=self._tries(slot), errors=self.errors.pop(slot, []),
                              stored=self.stored_counts(target))
         self.results.append(result)
         self.log(f"night {n:2d} round {target:2d}: {_what_happened(result)}; firings {firings} "
@@ -173,8 +176,8 @@ class Soak:
         while True:
             if self._round_done(target):
                 return None, "the round ended before training was seen"
-            pids = self.cluster.actor_pids(ACTOR_CLASSES["trainer"]) if self._stored(target) >= self.expected \
-                - self._eval_count() else []
+            generated = self._stored(target) >= self.expected_counts["direct"]
+            pids = self.cluster.actor_pids(ACTOR_CLASSES["trainer"]) if generated else []
             if pids and _busy(pids[0]):
                 try:
                     return time.monotonic(), _kill(pids, "trainer actor, busy training")
@@ -185,7 +188,7 @@ class Soak:
     # -- reading the store ----------------------------------------------------------------------
 
     def _round_row(self, session, index: int) -> Round | None:  # type: ignore[no-untyped-def]
-        return session.scalars(select(Round).join(Run).where(Run.name == self.run_name,
+        return session.scalars(select(Round).join(Run).where(Run.name == self.name,
                                                              Round.index == index)).one_or_none()
 
     def _stored(self, index: int) -> int:
@@ -194,9 +197,6 @@ class Soak:
             rnd = self._round_row(s, index)
             return 0 if rnd is None else s.scalar(select(func.count()).select_from(Attempt).where(
                 Attempt.round_id == rnd.id, Attempt.kind.in_(("direct", "eval")))) or 0
-
-    def _learnt(self, index: int) -> tuple[float | None, str]:
-        return learnt(self.sessions, self.run_name, index)
 
     def stored_counts(self, index: int) -> dict[str, tuple[int, int]]:
         """Per attempt kind of the round: (rows, distinct (problem, sample) keys)."""
@@ -208,21 +208,12 @@ class Soak:
         return {kind: (sum(1 for k, _, _ in rows if k == kind), len({(p, i) for k, p, i in rows if k == kind}))
                 for kind in sorted(kinds)}
 
-    def expected_counts(self) -> dict[str, int]:
-        """What a done round stores of the kinds every round has: K direct samples per training problem and
-        one greedy answer per held-out problem."""
-        return {"direct": self.expected - self._eval_count(), "eval": self._eval_count()}
-
     def _trained_again(self, slot: datetime) -> str:
         """Whether the firing's driver said the trainer died and trained again (its Ray job's log)."""
         with self.sessions() as s:
             jobs = s.scalars(self._firings_at(slot, Firing.job_id)).all()
         logs = "".join(self.cluster.job_logs(job) for job in jobs if job)
         return "trained again" if "training again from scratch" in logs else "no 'training again' in the job's log"
-
-    def _eval_count(self) -> int:
-        task = self.config["task"]
-        return (task["max_digits"] - task["min_digits"] + 1) * task["eval_per_digits"]
 
     def _round_done(self, index: int) -> bool:
         with self.sessions() as s:
@@ -270,7 +261,7 @@ class Soak:
                          for status, attempts, error in rows) or "no firing"
 
     def _violations(self) -> int:
-        checked = self.cluster.star("db", "check", self.run_name, "--json", env=self.env)
+        checked = self.cluster.star("db", "check", self.name, "--json", env=self.env)
         if checked.returncode not in (0, 1):
             raise RuntimeError(f"star db check failed: {checked.stderr[-2000:]}")
         report = json.loads(checked.stdout)

@@ -35,7 +35,7 @@ def test_three_nights_under_fire_store_every_sample_once(  # type: ignore[no-unt
         own_cluster, pg_url, tiny_model, tiny_round_config, tmp_path: Path) -> None:
     soak = Soak(own_cluster, pg_url, soak_config(tiny_model, tiny_round_config), tmp_path)
     soak.add_schedule()
-    expected = soak.expected_counts()
+    expected = soak.expected_counts
     for night, fault in enumerate(plan_nights(3, seed=5, kinds=CI_KINDS)):
         result = soak.night(night, fault)
         assert result.injected and "killed" in result.note, f"night {night}: {fault.kind} missed ({result.note})"
