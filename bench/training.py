@@ -13,8 +13,9 @@ input tokens (`include_num_input_tokens_seen="non_padding"`); with the same seed
 draw the same examples in the same order, so the two counts must be equal. Two rates:
 the training loop alone (HF's `train_runtime`) and end to end (call to saved checkpoint:
 loading, tokenizing, training, saving; for star also the Ray call). Both run with the
-same torch threads (by default the actor's: Ray gives an actor that reserves no CPU,
-as a CPU round's trainer, OMP_NUM_THREADS=1) and at the same CPU priority (Ray starts
+same torch threads (by default what a round's trainer uses: on a CPU every core of the
+node, `with_cpu_threads`; the table shows the threads the actor really trained with,
+read back from it after each run) and at the same CPU priority (Ray starts
 workers at nice 15; this process lowers its own to match, which matters on a shared
 machine). Each side first runs one untimed step (imports, allocator and kernel caches);
 then `--repeats` alternating runs, medians reported.
@@ -69,9 +70,12 @@ class BenchOptions:
     warmup: bool = True
     #: CPUs Ray reserves for the trainer actor on a GPU (trainer.cpus); on a CPU it reserves none
     trainer_cpus: int = 1
-    #: torch threads of both sides (star: TrainSpec.num_threads). None: the actor trains as a round does,
-    #: with the OMP_NUM_THREADS Ray gives it (1 for an actor reserving no CPU), and TRL gets as many
+    #: torch threads of both sides (star: TrainSpec.num_threads). None: as many as a round's trainer
+    #: uses (on a CPU every core of the node, `with_cpu_threads`), for both
     threads: int | None = None
+    #: LoRA adapters of this rank on every linear layer, as star's `training.method: lora` (None: full)
+    lora_rank: int | None = None
+    lora_alpha: int = 32
     #: run TRL at the actor's CPU priority: Ray starts workers at nice 15, so on a shared machine a
     #: plain process at nice 0 would win the CPU from it for reasons that have nothing to do with star
     match_niceness: bool = True
@@ -123,10 +127,10 @@ def compare(options: BenchOptions, workdir: Path) -> dict[str, list[Measurement]
         if options.warmup:
             warm = replace(options, steps=1)
             _star_run(actor, warm, examples, workdir / "warmup-star", threads)
-            _trl_run(warm, examples, workdir / "warmup-trl", threads)
+            trl_with_threads(warm, examples, workdir / "warmup-trl", threads)
         for repeat in range(options.repeats):
             runs[STAR].append(_star_run(actor, options, examples, workdir / f"star-{repeat}", threads))
-            runs[TRL].append(_trl_run(options, examples, workdir / f"trl-{repeat}", threads))
+            runs[TRL].append(trl_with_threads(options, examples, workdir / f"trl-{repeat}", threads))
     finally:
         ray.kill(actor)
     return runs
@@ -142,13 +146,33 @@ def _actor_threads_and_niceness():
 
         import torch
 
-        return torch.get_num_threads(), os.nice(0)
+        from star.training.sft import with_cpu_threads
+        from star.training.spec import TrainSpec
+
+        # What a round's train call sets, not what Ray started the actor with: Ray gives an actor that
+        # reserves no CPU OMP_NUM_THREADS=1, and `with_cpu_threads` raises that to the node's cores at
+        # each call. Probing torch here (1) while star trained on 2 made it look 1.5x faster than TRL.
+        spec = with_cpu_threads(TrainSpec(init_model="", output_dir="", examples=[]))
+        return spec.num_threads or torch.get_num_threads(), os.nice(0)
+
+    return probe
+
+
+def _actor_torch_threads():
+    """Run inside the actor after a train call: the torch threads that call trained with."""
+
+    def probe(_actor: object) -> int:
+        import torch
+
+        return torch.get_num_threads()
 
     return probe
 
 
 def _star_run(actor, options: BenchOptions, examples: list[dict[str, str]], out_dir: Path,
               threads: int) -> Measurement:
+    import ray
+
     from star.loop.train import train_with_retry
     from star.training.spec import TrainSpec
 
@@ -156,30 +180,31 @@ def _star_run(actor, options: BenchOptions, examples: list[dict[str, str]], out_
         init_model=options.model, output_dir=str(out_dir), examples=examples, max_steps=options.steps,
         batch_size=options.batch_size, micro_batch_size=options.micro_batch_size,
         learning_rate=options.learning_rate, seed=options.seed, max_length=options.max_length,
-        bf16=options.bf16, gradient_checkpointing=options.gradient_checkpointing, num_threads=options.threads,
-        extra={"include_num_input_tokens_seen": "non_padding"},
+        bf16=options.bf16, gradient_checkpointing=options.gradient_checkpointing, num_threads=threads,
+        lora_rank=options.lora_rank, lora_alpha=options.lora_alpha, extra={"include_num_input_tokens_seen": "non_padding"},
     )
     started = time.perf_counter()
     result = train_with_retry(actor, spec, round_index=1)
     wall = time.perf_counter() - started
     _drop_checkpoint(out_dir)
-    return Measurement(STAR, result.tokens or 0, result.steps, result.train_seconds or 0.0, wall, threads)
+    trained_with = ray.get(actor.__ray_call__.remote(_actor_torch_threads()))  # what the table shows is what ran
+    return Measurement(STAR, result.tokens or 0, result.steps, result.train_seconds or 0.0, wall, trained_with)
 
 
-def _trl_run(options: BenchOptions, examples: list[dict[str, str]], out_dir: Path, threads: int) -> Measurement:
-    """`_plain_trl` with `threads` torch threads, then this process's own number back (a test's process
+def trl_with_threads(options: BenchOptions, examples: list[dict[str, str]], out_dir: Path, threads: int) -> Measurement:
+    """`plain_trl` with `threads` torch threads, then this process's own number back (a test's process
     goes on to other tests)."""
     import torch
 
     before = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
-        return _plain_trl(options, examples, out_dir)
+        return plain_trl(options, examples, out_dir)
     finally:
         torch.set_num_threads(before)
 
 
-def _plain_trl(options: BenchOptions, examples: list[dict[str, str]], out_dir: Path) -> Measurement:
+def plain_trl(options: BenchOptions, examples: list[dict[str, str]], out_dir: Path) -> Measurement:
     """TRL's SFTTrainer as its documentation sets it up, with star's settings for what changes the work."""
     import torch
     from datasets import Dataset
@@ -206,7 +231,7 @@ def _plain_trl(options: BenchOptions, examples: list[dict[str, str]], out_dir: P
         include_num_input_tokens_seen="non_padding",
     )
     trainer = SFTTrainer(model=model, args=args, train_dataset=Dataset.from_list(examples),
-                         processing_class=tokenizer)
+                         processing_class=tokenizer, peft_config=_lora(options))
     trainer.remove_callback(PrinterCallback)  # no log lines in the table (star's trainer prints none either)
     output = trainer.train()
     trainer.save_model()
@@ -220,11 +245,20 @@ def _plain_trl(options: BenchOptions, examples: list[dict[str, str]], out_dir: P
                        torch.get_num_threads())
 
 
+def _lora(options: BenchOptions):
+    if not options.lora_rank:
+        return None
+    from peft import LoraConfig
+
+    return LoraConfig(r=options.lora_rank, lora_alpha=options.lora_alpha, target_modules="all-linear",
+                      task_type="CAUSAL_LM")
+
+
 def _drop_checkpoint(out_dir: Path) -> None:
     """Each run saves a whole checkpoint (GBs for a GPU-sized model); check it is there, then free the disk."""
     import shutil
 
-    if not (out_dir / "config.json").exists():
+    if not any((out_dir / name).exists() for name in ("config.json", "adapter_config.json")):  # full or LoRA
         raise RuntimeError(f"{out_dir} holds no saved model: the run did not finish what it was timed for")
     shutil.rmtree(out_dir)
 
@@ -236,7 +270,7 @@ def resolve_bf16(dtype: str, model: str, device: str) -> bool:
         if dtype == "float32":
             raise SystemExit("--dtype float32 on a GPU: star's trainer autocasts to bfloat16 on any GPU "
                              "that supports it; use --dtype auto")
-        return False  # both sides then turn it on from the GPU (local_run_args and _trl_run)
+        return False  # both sides then turn it on from the GPU (local_run_args and trl_with_threads)
     from star.precision import train_in_bf16
 
     return dtype == "bfloat16" or (dtype == "auto" and train_in_bf16("auto", model, trainer_gpus=0))
@@ -331,7 +365,7 @@ def main() -> None:
     parser.add_argument("--match-niceness", action=argparse.BooleanOptionalAction, default=True,
                         help="run TRL at the nice value Ray gives the actor (15), as on a shared machine it matters")
     parser.add_argument("--threads", type=int,
-                        help="torch threads of both sides (default: the actor's, as Ray sets them in a round)")
+                        help="torch threads of both sides (default: what a round's trainer uses)")
     parser.add_argument("--smoke", action="store_true",
                         help="Tiny sizes, so CI checks that the bench runs and prints its table (the numbers mean nothing).")
     args = parser.parse_args()

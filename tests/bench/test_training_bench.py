@@ -45,3 +45,17 @@ def test_both_sides_train_on_the_same_non_padding_tokens(tiny_model: Path, ray_s
     assert star.tokens == 2 * sum(min(n, options.max_length) for n in lengths)
     for side in (star, trl):
         assert 0 < side.train_seconds < side.wall_seconds  # the loop is timed inside the end-to-end call
+
+
+def test_both_sides_train_with_the_threads_a_round_uses(tiny_model: Path, ray_session: None, tmp_path: Path) -> None:
+    """The actor's threads are read back after it trained, so a side that trains on more cores than the
+    other shows in the table. A round's CPU trainer uses every core (`with_cpu_threads`); the bench once
+    gave TRL the 1 thread Ray starts the actor with, and star looked 1.5x faster than TRL on 2 cores."""
+    import os
+
+    bench = _bench()
+    options = bench.BenchOptions(model=str(tiny_model), steps=1, batch_size=4, max_length=48, examples=4,
+                                 repeats=1, warmup=False, match_niceness=False)
+    runs = bench.compare(options, tmp_path)
+    (star,), (trl,) = runs[bench.STAR], runs[bench.TRL]
+    assert star.threads == trl.threads == len(os.sched_getaffinity(0))
