@@ -31,3 +31,4 @@ bench: $(STAMP)
 	$(PY) bench/store.py
 	$(PY) bench/training.py
 	$(PY) bench/evaluation.py
+	$(PY) bench/round.py

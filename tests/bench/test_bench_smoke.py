@@ -26,6 +26,7 @@ SMOKES = [
     ("training.py", ["--no-match-niceness"], "star's trainer actor:"),
     ("embedded_builds.py", [], "right 5-digit direct samples"),
     ("ablation.py", [], "last round, held-out accuracy (%) per digit count"),
+    ("round.py", [], "round / sum of its engine-bound parts ="),
 ]
 
 
@@ -36,7 +37,7 @@ def test_every_bench_script_has_a_smoke_run() -> None:
 @pytest.mark.parametrize(("script", "extra", "marker"), SMOKES, ids=[s for s, _, _ in SMOKES])
 def test_bench_smoke(script: str, extra: list[str], marker: str, tmp_path: Path, tiny_model: Path) -> None:
     args = [sys.executable, str(BENCH / script), "--smoke", *extra]
-    if script in ("generation.py", "evaluation.py", "training.py"):
+    if script in ("generation.py", "evaluation.py", "training.py", "round.py"):
         args += ["--model", str(tiny_model)]  # the tests' model: no seed build in the test
     if script == "store.py":
         args += ["--workdir", str(tmp_path / "store")]
