@@ -153,6 +153,31 @@ def explain(session, stmt) -> str:
     return "\n".join(row[0] for row in conn.exec_driver_sql("EXPLAIN " + compiled.string, compiled.params))
 
 
+def test_the_id_range_of_many_rounds_is_one_statement(factory, engine, planted, seeded) -> None:
+    """A whole run's search bounds its walk by the rounds' id range; it once took two round trips per
+    round (70 ms of a 100-round run's search), so the number of statements is what is checked."""
+    from sqlalchemy import event
+
+    with factory.begin() as s:
+        run = get_run(s, seeded.run)
+        empty = get_or_create_round(s, run, 9).id  # a round with no attempts bounds nothing
+    with factory() as s:
+        rounds = round_ids(s, get_run(s, "demo"), None)
+        assert empty in rounds and len(rounds) >= 3
+        expected = s.execute(text("SELECT min(a.id), max(a.id) FROM attempts a JOIN rounds r ON r.id = a.round_id "
+                                  "JOIN runs u ON u.id = r.run_id WHERE u.name = 'demo'")).one()
+        statements: list[str] = []
+        listener = lambda *args: statements.append(args[2])  # noqa: E731 - (conn, cursor, statement, ...)
+        event.listen(engine, "before_cursor_execute", listener)
+        try:
+            assert id_range(s, rounds) == tuple(expected)
+            assert id_range(s, [empty]) == (0, -1)
+            assert id_range(s, []) == (0, -1)
+        finally:
+            event.remove(engine, "before_cursor_execute", listener)
+    assert len(statements) == 2, statements  # one per call with rounds, none for no rounds
+
+
 def test_the_query_goes_through_the_full_text_index(store_url, factory, planted, seeded) -> None:
     with factory() as s:
         if not store_url.startswith("sqlite"):
