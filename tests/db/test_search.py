@@ -167,7 +167,10 @@ def test_the_id_range_of_many_rounds_is_one_statement(factory, engine, planted, 
         expected = s.execute(text("SELECT min(a.id), max(a.id) FROM attempts a JOIN rounds r ON r.id = a.round_id "
                                   "JOIN runs u ON u.id = r.run_id WHERE u.name = 'demo'")).one()
         statements: list[str] = []
-        listener = lambda *args: statements.append(args[2])  # noqa: E731 - (conn, cursor, statement, ...)
+
+        def listener(_conn, _cursor, statement, *_rest) -> None:
+            statements.append(statement)
+
         event.listen(engine, "before_cursor_execute", listener)
         try:
             assert id_range(s, rounds) == tuple(expected)
