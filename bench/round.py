@@ -161,10 +161,11 @@ def _raw_llm(spec):
 def _timed_generate(llm, requests: list) -> tuple[float, int]:
     from vllm import SamplingParams
 
-    tokenizer = llm.get_tokenizer()
-    prompts = [tokenizer.apply_chat_template([{"role": role, "content": text} for role, text in r.messages],
-                                             tokenize=False, add_generation_prompt=True) if r.messages else r.prompt
-               for r in requests]
+    from star.training.prompts import render_prompt
+
+    tokenizer = llm.get_tokenizer()  # chat turns -> the text star's engine sends for them
+    prompts = [render_prompt([{"role": role, "content": text} for role, text in r.messages] if r.messages
+                             else r.prompt, tokenizer) for r in requests]
     params = [SamplingParams(n=r.n, temperature=r.temperature, top_p=r.top_p, max_tokens=r.max_tokens,
                              stop=list(r.stop) or None, seed=r.seed) for r in requests]
     started = time.perf_counter()

@@ -32,7 +32,12 @@ def with_cpu_threads(spec: TrainSpec, processes: int = 1) -> TrainSpec:
 
     if spec.num_threads is not None or torch.cuda.is_available():
         return spec
-    return replace(spec, num_threads=max(1, len(os.sched_getaffinity(0)) // max(1, processes)))
+    return replace(spec, num_threads=cpu_training_threads(processes))
+
+
+def cpu_training_threads(processes: int = 1) -> int:
+    """Torch threads of each of `processes` CPU trainers sharing this node: its cores, split evenly."""
+    return max(1, len(os.sched_getaffinity(0)) // max(1, processes))
 
 
 def train_sft(spec: TrainSpec, *, progress: bool = True) -> TrainResult:
