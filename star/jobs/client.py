@@ -7,6 +7,7 @@ told apart before Ray's own client raises a multi-line error or a stack trace.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -22,19 +23,46 @@ from star.jobs.auth import (
 from star.jobs.errors import ClusterAuthError, ClusterUnreachableError, JobError
 
 PROBE_TIMEOUT_S = 10
+# A head that has just started answers job requests before its job agent has
+# registered ("No available agent to submit job, please try again later"): a
+# submit right after `ray start --head`, or after the head was lost and started
+# again, would fail on a cluster that is a few seconds from ready.
+AGENT_WAIT_S = 60.0
+AGENT_POLL_S = 1.0
+NO_AGENT = "No available agent"
 _T = TypeVar("_T")
 
 
 class StarJobClient:
     """Ray's JobSubmissionClient plus what star needs to word its errors."""
 
-    def __init__(self, ray_client: Any, address: str, token: Token | None) -> None:
+    def __init__(self, ray_client: Any, address: str, token: Token | None, *,
+                 agent_wait_s: float = AGENT_WAIT_S, agent_poll_s: float = AGENT_POLL_S) -> None:
         self.ray = ray_client
         self.address = address
         self.token = token
+        self.agent_wait_s = agent_wait_s
+        self.agent_poll_s = agent_poll_s
 
     def call(self, what: str, fn: Callable[..., _T], *args: Any, **kwargs: Any) -> _T:
-        """Run one client call; Ray's errors become JobError naming `what` and the fix."""
+        """Run one client call; Ray's errors become JobError naming `what` and the fix.
+
+        A head whose job agent is not up yet is asked again for up to agent_wait_s.
+        """
+        deadline = time.monotonic() + self.agent_wait_s
+        while True:
+            try:
+                return self._call_once(what, fn, *args, **kwargs)
+            except JobError as exc:
+                if NO_AGENT not in str(exc):
+                    raise
+                if time.monotonic() >= deadline:
+                    raise JobError(f"{exc}; the head's job agent did not come up within {self.agent_wait_s:.0f} s: "
+                                   "check the head's dashboard_agent log (ray start --head writes it under "
+                                   "/tmp/ray/session_latest/logs)") from None
+            time.sleep(self.agent_poll_s)
+
+    def _call_once(self, what: str, fn: Callable[..., _T], *args: Any, **kwargs: Any) -> _T:
         import requests
         from ray.exceptions import AuthenticationError
 
