@@ -16,8 +16,9 @@ class Progress:
         self.enabled = enabled
 
     def log(self, message: str) -> None:
+        """One message, one line: job logs are grepped, so it is not wrapped at the console's width."""
         if self.enabled:
-            self.console.print(message)
+            self.console.print(message, soft_wrap=True)
 
     @contextmanager
     def bar(self, description: str, total: int) -> Iterator[Callable[[int], None]]:
