@@ -42,6 +42,7 @@ from star.progress import Progress  # noqa: E402
 from store_parts.measures import (disk_bytes, export_memory, exports, flips_at_scale, query_latencies,  # noqa: E402
                                   snapshot_run_flips, web_latencies)
 from store_parts.rows import EVAL_PROBLEMS, PROBLEMS, Corpus, RunShape, round_rows  # noqa: E402
+from store_parts.space import bytes_needed, shortfall  # noqa: E402
 from store_parts.table import print_table  # noqa: E402
 
 BEFORE_0007 = "0006"
@@ -195,10 +196,42 @@ def bench_backend(backend: str, args: argparse.Namespace, corpus: Corpus, shape:
         result["latency"].update(web_latencies(url, args.repeat))
         if args.flips_rounds:
             result["latency"].update(flips_at_scale(url, args.flips_rounds, args.repeat))
+        save_partial(args, backend, result)  # what is measured so far survives a failing export
         result["export"] = exports(url, last, args.workdir)
-        result["export_memory"] = export_memory(url, last, args.workdir)
+        try:
+            result["export_memory"] = export_memory(url, last, args.workdir)
+        except RuntimeError as exc:
+            result["export_memory_error"] = str(exc)[-500:]
+            print(f"{backend}: the whole-run export failed; the table leaves it out:\n{exc}", flush=True)
     result["load_before"], result["load_after"] = load, os.getloadavg()[0]
     return result
+
+
+def save_partial(args: argparse.Namespace, backend: str, result: dict[str, Any]) -> None:
+    if args.json_out:
+        args.json_out.with_suffix(".partial.json").write_text(json.dumps({backend: result}, indent=2, default=str))
+
+
+def pg_data_dir(server: str) -> Path | None:
+    """The PostgreSQL server's data directory if it is on this machine and readable, else None."""
+    try:
+        engine = make_engine(f"{server.rstrip('/')}/postgres")
+        with engine.connect() as conn:
+            folder = Path(str(conn.exec_driver_sql("SHOW data_directory").scalar()))
+        engine.dispose()
+    except Exception:  # noqa: BLE001 - not superuser, or a remote server: its disk is not ours to check
+        return None
+    return folder if folder.is_dir() else None
+
+
+def check_space(args: argparse.Namespace) -> None:
+    """Refuse a run that will not fit on disk before it starts (backends run one after another)."""
+    data_dir = pg_data_dir(args.pg_server) if "postgres" in args.backends else None
+    for backend in args.backends.split(","):
+        missing = shortfall(bytes_needed(backend, args.attempts, args.workdir, data_dir))
+        if missing:
+            raise SystemExit(f"{backend}: {args.attempts:,} attempts will not fit ({missing}); free space, pass "
+                             "another --workdir, or --skip-space-check to try anyway")
 
 
 def main() -> None:
@@ -216,12 +249,15 @@ def main() -> None:
     parser.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "star-bench")
     parser.add_argument("--pg-server", default=os.environ.get("STAR_BENCH_PG", "postgresql://postgres@127.0.0.1:5432"))
     parser.add_argument("--json-out", type=Path, default=None, help="also write the results as JSON")
+    parser.add_argument("--skip-space-check", action="store_true", help="start even if the disk looks too small")
     parser.add_argument("--smoke", action="store_true",
                         help="Tiny sizes, so CI checks that the bench runs and prints its table (the numbers mean nothing).")
     args = parser.parse_args()
     if args.smoke:
         vars(args).update({"attempts": 3_000, "ingest_ratio": 2_000, "batch": 500, "repeat": 3, "flips_rounds": 3})
     args.workdir.mkdir(parents=True, exist_ok=True)
+    if not args.skip_space_check:
+        check_space(args)
     corpus, shape = Corpus(), RunShape()
     results = {b: bench_backend(b, args, corpus, shape) for b in args.backends.split(",")}
     print()

@@ -66,8 +66,8 @@ def print_table(results: dict[str, dict[str, Any]]) -> None:
             f"{r['export'][key]['s']:.2f} ({r['export'][key]['rows']:,} rows)" for r in rs)))
     for key in ("round", "run"):
         lines.append((f"star export jsonl, {key}: s / peak RSS MB / GB", *(
-            f"{m['s']:.1f} / {m['peak_rss_mb']:.0f} / {m['bytes'] / 1e9:.2f}"
-            for m in (r["export_memory"][key] for r in rs))))
+            f"{m['s']:.1f} / {m['peak_rss_mb']:.0f} / {m['bytes'] / 1e9:.2f}" if m else "failed"
+            for m in (r.get("export_memory", {}).get(key) for r in rs))))
     lines.append(("load average before / after", *(f"{r['load_before']:.1f} / {r['load_after']:.1f}" for r in rs)))
     widths = [max(len(str(line[i])) for line in lines) for i in range(len(lines[0]))]
     for n, line in enumerate(lines):
