@@ -159,7 +159,7 @@ def _drive(config: StarConfig, sessions: sessionmaker[Session], run_name: str, u
         workers = start_workers(config, base_model, task)
     try:
         with tracking(config.tracking, run_name=run_name, storage=local_output_dir(storage, url),
-                      params=run_params(config, url), warn=warn) as tracker:
+                      params=run_params(config, url), warn=progress.console.print) as tracker:
             ctx = RunContext(config=config, task=task, sessions=sessions, run_name=run_name,
                              base_model=base_model, storage=storage, train=train, held_out=held_out,
                              workers=workers, progress=progress, tracker=tracker,
