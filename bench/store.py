@@ -171,7 +171,8 @@ def ingest_ratio(backend: str, args: argparse.Namespace, corpus: Corpus, shape: 
     return result
 
 
-def bench_backend(backend: str, args: argparse.Namespace, corpus: Corpus, shape: RunShape) -> dict[str, Any]:
+def bench_backend(backend: str, args: argparse.Namespace, corpus: Corpus, shape: RunShape,
+                  finished: dict[str, dict[str, Any]]) -> dict[str, Any]:
     load = os.getloadavg()[0]
     result: dict[str, Any] = {}
     if args.ingest_ratio:
@@ -196,7 +197,7 @@ def bench_backend(backend: str, args: argparse.Namespace, corpus: Corpus, shape:
         result["latency"].update(web_latencies(url, args.repeat))
         if args.flips_rounds:
             result["latency"].update(flips_at_scale(url, args.flips_rounds, args.repeat))
-        save_partial(args, backend, result)  # what is measured so far survives a failing export
+        save_partial(args, {**finished, backend: result})  # what is measured survives a failing export
         result["export"] = exports(url, last, args.workdir)
         try:
             result["export_memory"] = export_memory(url, last, args.workdir)
@@ -207,9 +208,10 @@ def bench_backend(backend: str, args: argparse.Namespace, corpus: Corpus, shape:
     return result
 
 
-def save_partial(args: argparse.Namespace, backend: str, result: dict[str, Any]) -> None:
+def save_partial(args: argparse.Namespace, results: dict[str, dict[str, Any]]) -> None:
+    """Every backend measured so far, the current one included, beside --json-out."""
     if args.json_out:
-        args.json_out.with_suffix(".partial.json").write_text(json.dumps({backend: result}, indent=2, default=str))
+        args.json_out.with_suffix(".partial.json").write_text(json.dumps(results, indent=2, default=str))
 
 
 def pg_data_dir(server: str) -> Path | None:
@@ -259,11 +261,14 @@ def main() -> None:
     if not args.skip_space_check:
         check_space(args)
     corpus, shape = Corpus(), RunShape()
-    results = {b: bench_backend(b, args, corpus, shape) for b in args.backends.split(",")}
+    results: dict[str, dict[str, Any]] = {}
+    for backend in args.backends.split(","):
+        results[backend] = bench_backend(backend, args, corpus, shape, results)
     print()
     print_table(results)
     if args.json_out:
         args.json_out.write_text(json.dumps(results, indent=2, default=str))
+        args.json_out.with_suffix(".partial.json").unlink(missing_ok=True)  # the whole file supersedes it
 
 
 if __name__ == "__main__":
