@@ -200,7 +200,7 @@ def bench_backend(backend: str, args: argparse.Namespace, corpus: Corpus, shape:
         save_partial(args, {**finished, backend: result})  # what is measured survives a failing export
         result["export"] = exports(url, last, args.workdir)
         try:
-            result["export_memory"] = export_memory(url, last, args.workdir)
+            result["export_memory"] = export_memory(url, last, args.workdir, whole_run=not args.skip_run_export)
         except RuntimeError as exc:
             result["export_memory_error"] = str(exc)[-500:]
             print(f"{backend}: the whole-run export failed; the table leaves it out:\n{exc}", flush=True)
@@ -230,10 +230,11 @@ def check_space(args: argparse.Namespace) -> None:
     """Refuse a run that will not fit on disk before it starts (backends run one after another)."""
     data_dir = pg_data_dir(args.pg_server) if "postgres" in args.backends else None
     for backend in args.backends.split(","):
-        missing = shortfall(bytes_needed(backend, args.attempts, args.workdir, data_dir))
+        missing = shortfall(bytes_needed(backend, args.attempts, args.workdir, data_dir,
+                                         run_export=not args.skip_run_export))
         if missing:
             raise SystemExit(f"{backend}: {args.attempts:,} attempts will not fit ({missing}); free space, pass "
-                             "another --workdir, or --skip-space-check to try anyway")
+                             "another --workdir, --skip-run-export, or --skip-space-check to try anyway")
 
 
 def main() -> None:
@@ -252,6 +253,9 @@ def main() -> None:
     parser.add_argument("--pg-server", default=os.environ.get("STAR_BENCH_PG", "postgresql://postgres@127.0.0.1:5432"))
     parser.add_argument("--json-out", type=Path, default=None, help="also write the results as JSON")
     parser.add_argument("--skip-space-check", action="store_true", help="start even if the disk looks too small")
+    parser.add_argument("--skip-run-export", action="store_true",
+                        help="export one round but not the whole run, whose JSONL needs about 1.5 KB an attempt "
+                             "of disk (15 GB at 10M); its memory is then measured on the round only")
     parser.add_argument("--smoke", action="store_true",
                         help="Tiny sizes, so CI checks that the bench runs and prints its table (the numbers mean nothing).")
     args = parser.parse_args()

@@ -151,10 +151,11 @@ def exports(url: str, round_index: int, workdir: Path) -> dict[str, Any]:
     return out
 
 
-def export_memory(url: str, round_index: int, workdir: Path) -> dict[str, Any]:
-    """Peak RSS of `star export` (its own process) for one round and for the whole run, as JSONL."""
+def export_memory(url: str, round_index: int, workdir: Path, whole_run: bool = True) -> dict[str, Any]:
+    """Peak RSS of `star export` (its own process) for one round and (whole_run) the whole run, as JSONL."""
     out = {}
-    for label, extra in (("round", ["--round", str(round_index)]), ("run", [])):
+    runs = [("round", ["--round", str(round_index)])] + ([("run", [])] if whole_run else [])
+    for label, extra in runs:
         with tempfile.TemporaryDirectory(dir=workdir) as scratch:
             target = Path(scratch) / "out.jsonl"
             args = [sys.executable, "-m", "star", "export", "bench", *extra, "--format", "jsonl", "--out", str(target),

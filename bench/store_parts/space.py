@@ -16,14 +16,17 @@ EXPORT_BYTES_PER_ATTEMPT = 1_540  # the whole run as JSONL: 15.4 GB at 10M
 HEADROOM = 1.1
 
 
-def bytes_needed(backend: str, attempts: int, workdir: Path, pg_data_dir: Path | None) -> dict[Path, int]:
+def bytes_needed(backend: str, attempts: int, workdir: Path, pg_data_dir: Path | None,
+                 run_export: bool = True) -> dict[Path, int]:
     """Bytes one backend's run writes, keyed by the folder they land in (the export always in workdir).
 
     PostgreSQL's files land in the server's data directory; when that is not on this
-    machine (pg_data_dir None) only the export is counted.
+    machine (pg_data_dir None) only the export is counted. Without the whole run's
+    export (run_export False) the exports are a round's, small enough to leave out.
     """
     need: dict[Path, int] = defaultdict(int)
-    need[workdir] += attempts * EXPORT_BYTES_PER_ATTEMPT
+    if run_export:
+        need[workdir] += attempts * EXPORT_BYTES_PER_ATTEMPT
     store_dir = workdir if backend == "sqlite" else pg_data_dir
     if store_dir is not None:
         need[store_dir] += attempts * BYTES_PER_ATTEMPT[backend]

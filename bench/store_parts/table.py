@@ -65,9 +65,8 @@ def print_table(results: dict[str, dict[str, Any]]) -> None:
         lines.append((f"export round ({key}) s", *(
             f"{r['export'][key]['s']:.2f} ({r['export'][key]['rows']:,} rows)" for r in rs)))
     for key in ("round", "run"):
-        lines.append((f"star export jsonl, {key}: s / peak RSS MB / GB", *(
-            f"{m['s']:.1f} / {m['peak_rss_mb']:.0f} / {m['bytes'] / 1e9:.2f}" if m else "failed"
-            for m in (r.get("export_memory", {}).get(key) for r in rs))))
+        lines.append((f"star export jsonl, {key}: s / peak RSS MB / GB",
+                      *(export_cell(r, key) for r in rs)))
     lines.append(("load average before / after", *(f"{r['load_before']:.1f} / {r['load_after']:.1f}" for r in rs)))
     widths = [max(len(str(line[i])) for line in lines) for i in range(len(lines[0]))]
     for n, line in enumerate(lines):
@@ -79,3 +78,11 @@ def print_table(results: dict[str, dict[str, Any]]) -> None:
 def reprint(path: Path) -> None:
     """Print the table of a saved --json-out file again."""
     print_table(json.loads(path.read_text()))
+
+
+def export_cell(result: dict[str, Any], key: str) -> str:
+    """One export's time, memory and size; or why there is none (it failed, or --skip-run-export)."""
+    measured = result.get("export_memory", {}).get(key)
+    if measured:
+        return f"{measured['s']:.1f} / {measured['peak_rss_mb']:.0f} / {measured['bytes'] / 1e9:.2f}"
+    return "failed" if "export_memory_error" in result else "skipped"

@@ -48,3 +48,19 @@ def test_the_bench_refuses_a_run_bigger_than_the_disk_before_ingesting(tmp_path:
     assert done.returncode != 0
     assert "will not fit" in done.stderr and "--skip-space-check" in done.stderr
     assert "ingesting" not in done.stdout
+
+
+def test_without_the_whole_run_export_only_the_store_is_counted(tmp_path: Path) -> None:
+    need = bytes_needed("sqlite", 1_000, tmp_path, pg_data_dir=None, run_export=False)
+    assert need == {tmp_path: 1_000 * BYTES_PER_ATTEMPT["sqlite"]}
+    assert bytes_needed("postgres", 10, tmp_path, None, run_export=False) == {}
+
+
+def test_a_skipped_export_reads_skipped_not_failed() -> None:
+    from store_parts.table import export_cell
+
+    measured = {"s": 2.0, "peak_rss_mb": 300.0, "bytes": 1_000_000}
+    result = {"export_memory": {"round": measured}}
+    assert export_cell(result, "round").startswith("2.0 / 300")
+    assert export_cell(result, "run") == "skipped"
+    assert export_cell({**result, "export_memory_error": "disk full"}, "run") == "failed"
