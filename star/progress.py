@@ -20,6 +20,10 @@ class Progress:
         if self.enabled:
             self.console.print(message, soft_wrap=True)
 
+    def warn(self, message: str) -> None:
+        """A warning: said even with progress off (something needs the user's attention), on one line."""
+        self.console.print(message, soft_wrap=True)
+
     @contextmanager
     def bar(self, description: str, total: int) -> Iterator[Callable[[int], None]]:
         """A progress bar; yields `advance(n)`."""

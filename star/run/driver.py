@@ -103,7 +103,7 @@ def run_star(config: StarConfig, *, console: Console | None = None, skip_invalid
     engine = open_store(url, pool_size=config.store.pool_size, max_overflow=config.store.max_overflow)
     sessions = session_factory(engine)
     lease = claim_run(sessions, config, run_name, this_process(ray_job_id()), now=clock(), force=force)
-    warn = Console(stderr=True, soft_wrap=True).print  # whole lines: logs are grepped
+    warn = progress.warn  # said even without progress, on whole lines: logs are grepped
     if lease.took_over is not None:  # always said, progress or not: another driver was displaced
         because = f" ({lease.reason})" if lease.reason else ""
         warn(f"run {run_name}: took over the lease of {lease.took_over.describe()}{because}")
@@ -159,7 +159,7 @@ def _drive(config: StarConfig, sessions: sessionmaker[Session], run_name: str, u
         workers = start_workers(config, base_model, task)
     try:
         with tracking(config.tracking, run_name=run_name, storage=local_output_dir(storage, url),
-                      params=run_params(config, url), warn=progress.console.print) as tracker:
+                      params=run_params(config, url), warn=progress.warn) as tracker:
             ctx = RunContext(config=config, task=task, sessions=sessions, run_name=run_name,
                              base_model=base_model, storage=storage, train=train, held_out=held_out,
                              workers=workers, progress=progress, tracker=tracker,

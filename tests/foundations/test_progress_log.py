@@ -25,3 +25,11 @@ def test_a_disabled_progress_logs_nothing() -> None:
     out = io.StringIO()
     Progress(Console(file=out, width=80), enabled=False).log("round 1: done")
     assert out.getvalue() == ""
+
+
+def test_a_warning_is_said_with_progress_off_and_on_one_line() -> None:
+    out = io.StringIO()
+    message = ("tracking (wandb) could not log round 2 (ConnectionError: the W&B server at https://wandb.example.com "
+               "did not answer); the run goes on without it")
+    Progress(Console(file=out, width=80), enabled=False).warn(message)
+    assert out.getvalue() == message + "\n"
