@@ -36,9 +36,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 def tiny_round_config(tmp_path: Path, model: Path, *, samples: int = 2, hinted: int = 4, eval_per_digits: int = 8,
-                      **overrides: object) -> dict:
+                      eval_samples: int = 0, **overrides: object) -> dict:
     """A real round small enough for 2 CPU cores (about a minute on the tiny model): 1-2 digit sums,
     30 training problems per digit count, `samples` direct and `hinted` rationalized samples.
+    The held-out set is answered greedily; `eval_samples` > 0 adds that many sampled answers per
+    problem (maj@k, pass@k), off by default because they were about half of a test round's sequences
+    and only the tests about them read them.
     Top-level fields (run_name, database, rounds, ...) come from `overrides`."""
     config: dict = {
         "rounds": 1, "model": str(model), "storage": str(tmp_path / "runs"),
@@ -47,7 +50,7 @@ def tiny_round_config(tmp_path: Path, model: Path, *, samples: int = 2, hinted: 
         "sampling": {"samples_per_problem": samples, "max_new_tokens": 80, "batch_problems": 8},
         "rationalization": {"samples_per_problem": hinted},
         "training": {"base_steps": 4, "batch_size": 8, "learning_rate": 1e-3},
-        "evaluation": {"max_new_tokens": 80},
+        "evaluation": {"max_new_tokens": 80, "samples": eval_samples},
         "generators": {"max_model_len": 256, "cpu_kv_cache_gb": 1},
         "checker": {"workers": 1},
     }

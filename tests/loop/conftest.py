@@ -179,7 +179,8 @@ def assert_exact_counts(ctx) -> None:
 def real_round_config(tiny_round_config):
     """The shared small real round (tests/conftest.py) with K direct and HINTED hinted samples."""
     def build(tmp_path: Path, model: Path, **overrides) -> dict:
-        return tiny_round_config(tmp_path, model, samples=K, hinted=HINTED, eval_per_digits=12,
+        # held-out samples kept: the kill tests time a kill to land inside round 1's evaluation
+        return tiny_round_config(tmp_path, model, samples=K, hinted=HINTED, eval_per_digits=12, eval_samples=8,
                                  database=f"sqlite:///{tmp_path}/star.db", **overrides)
     return build
 

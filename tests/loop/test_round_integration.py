@@ -24,7 +24,7 @@ def test_one_real_round_stores_everything_and_trains_a_checkpoint(tmp_path, tiny
                                                                    tiny_round_config):
     from star.run.driver import run_star
 
-    config = validate_config(tiny_round_config(tmp_path, tiny_model, run_name="itest",
+    config = validate_config(tiny_round_config(tmp_path, tiny_model, run_name="itest", eval_samples=8,
                                                database=f"sqlite:///{tmp_path}/star.db"))
     task = build_task(config.task)
     n_train, n_eval = len(task.train_problems()), len(task.eval_problems())
