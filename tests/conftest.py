@@ -25,6 +25,30 @@ import pytest
 SLOW_FIXTURES = frozenset({"ray_session", "start_real_run", "kill_partway", "real_round_config"})
 
 
+#: Seconds the slowest tests took in CI (stop 32, 2 cores, 2026-12-07, loaded), per file, or per
+#: test for SPREAD_FILES. The slow lane (`--dist loadgroup --no-loadscope-reorder`) hands work out
+#: in this order, longest first, so that neither worker starts a ten-minute test when the other is
+#: almost done. A test not listed counts as 0 and keeps its collection order after these.
+SLOW_LANE_SECONDS = {
+    "tests/loop/test_learning.py": 568, "tests/cluster/test_soak.py": 453,
+    # 252 and 236 s, which for which not recorded: both counted as the larger
+    "tests/schedule/test_real_firing.py::test_tick_runs_a_real_round_and_records_the_firing": 252,
+    "tests/schedule/test_real_firing.py::test_a_killed_firing_is_completed_by_the_next_tick_without_duplicates": 252,
+    "tests/loop/test_worker_kill.py": 322, "tests/loop/test_trainer_kill.py": 289,
+    "tests/bench/test_bench_smoke.py::test_bench_smoke[round.py]": 217, "tests/loop/test_node_loss.py": 211,
+    "tests/training/test_train_group.py": 185, "tests/tracking/test_tracking_round.py": 185,
+    "tests/cluster/test_head_loss.py": 179, "tests/models/test_smollm2_round.py": 177,
+    "tests/bench/test_bench_smoke.py::test_bench_smoke[embedded_builds.py]": 171,
+    "tests/loop/test_frontier_rounds.py": 163, "tests/bench/test_bench_smoke.py::test_bench_smoke[generation.py]": 162,
+    "tests/bench/test_bench_smoke.py::test_bench_smoke[ablation.py]": 123,
+    "tests/bench/test_bench_smoke.py::test_bench_smoke[evaluation.py]": 113,
+}
+#: Files whose tests share no module fixture (each is its own subprocess run): their tests are
+#: split between the workers one by one. Every other file goes to one worker whole, so a module
+#: fixture (a cluster, a server, a finished run's store) is built once.
+SPREAD_FILES = frozenset({"tests/bench/test_bench_smoke.py", "tests/schedule/test_real_firing.py"})
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """`pytest -m "not slow"` is the fast lane (no Ray, vLLM or training): a test that starts Ray
     through a fixture without the `slow` mark is a collection error, so the lane cannot rot."""
@@ -33,6 +57,18 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if unmarked:
         raise pytest.UsageError("these tests use Ray or a real round (" + ", ".join(sorted(SLOW_FIXTURES)) +
                                 ") but are not marked slow:\n  " + "\n  ".join(unmarked))
+    schedule_longest_first(items)
+
+
+def schedule_longest_first(items: list[pytest.Item]) -> None:
+    """Group each test with its file (or alone, in SPREAD_FILES) for xdist's loadgroup, and order
+    the work longest first; the sort is stable, so a file's tests stay together and in order."""
+    for item in items:
+        file = item.nodeid.split("::")[0]
+        group = item.nodeid.split("::", 1)[1] if file in SPREAD_FILES else file
+        item.add_marker(pytest.mark.xdist_group(group.removeprefix("tests/").removesuffix(".py")))
+    items.sort(key=lambda item: -SLOW_LANE_SECONDS.get(
+        item.nodeid, SLOW_LANE_SECONDS.get(item.nodeid.split("::")[0], 0)))
 
 
 def tiny_round_config(tmp_path: Path, model: Path, *, samples: int = 2, hinted: int = 4, eval_per_digits: int = 8,
@@ -56,6 +92,12 @@ def tiny_round_config(tmp_path: Path, model: Path, *, samples: int = 2, hinted: 
     }
     config.update(overrides)
     return config
+
+
+@pytest.fixture(name="slow_lane_order", scope="session")
+def _slow_lane_order() -> tuple[dict[str, int], frozenset[str]]:
+    """SLOW_LANE_SECONDS and SPREAD_FILES, for the test that keeps them naming real tests."""
+    return SLOW_LANE_SECONDS, SPREAD_FILES
 
 
 @pytest.fixture(name="tiny_round_config", scope="session")
