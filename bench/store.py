@@ -203,7 +203,7 @@ def bench_backend(backend: str, args: argparse.Namespace, corpus: Corpus, shape:
             result["export_memory"] = export_memory(url, last, args.workdir, whole_run=not args.skip_run_export)
         except RuntimeError as exc:
             result["export_memory_error"] = str(exc)[-500:]
-            print(f"{backend}: the whole-run export failed; the table leaves it out:\n{exc}", flush=True)
+            print(f"{backend}: a `star export` failed; the table leaves it out:\n{exc}", flush=True)
     result["load_before"], result["load_after"] = load, os.getloadavg()[0]
     return result
 

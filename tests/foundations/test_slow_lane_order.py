@@ -25,13 +25,13 @@ def _exists(nodeid: str) -> bool:
 
 
 def test_every_scheduled_test_exists(slow_lane_order) -> None:
-    seconds, spread = slow_lane_order
-    missing = [nodeid for nodeid in seconds if not _exists(nodeid)]
+    weights, spread = slow_lane_order
+    missing = [nodeid for nodeid in weights if not _exists(nodeid)]
     assert not missing, f"SLOW_LANE_SECONDS names tests that do not exist (renamed?): {missing}"
     assert all((REPO / file).is_file() for file in spread)
     assert _exists("tests/bench/test_bench_smoke.py::test_bench_smoke[nonexistent.py]") is False  # the check can fail
 
 
 def test_a_spread_file_is_weighed_per_test_not_whole(slow_lane_order) -> None:
-    seconds, spread = slow_lane_order
-    assert not spread & set(seconds), "a spread file's tests run apart: weigh each test, not the file"
+    weights, spread = slow_lane_order
+    assert not spread & set(weights), "a spread file's tests run apart: weigh each test, not the file"
