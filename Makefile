@@ -23,7 +23,7 @@ test: $(STAMP)
 	bash scripts/ensure_chromium.sh
 	$(VENV)/bin/lint-imports
 	$(VENV)/bin/pytest -m "not slow" -n 2
-	$(VENV)/bin/pytest -m slow -n 2 --dist loadgroup --no-loadscope-reorder --durations=50
+	$(VENV)/bin/pytest -m slow -n 2 --dist loadfile --no-loadscope-reorder --durations=50
 
 bench: $(STAMP)
 	$(PY) bench/generation.py

@@ -26,7 +26,7 @@ SLOW_FIXTURES = frozenset({"ray_session", "start_real_run", "kill_partway", "rea
 
 
 #: Seconds the slowest tests took in CI (stop 32, 2 cores, 2026-12-07, loaded), per file, or per
-#: test for SPREAD_FILES. The slow lane (`--dist loadgroup --no-loadscope-reorder`) hands work out
+#: test for SPREAD_FILES. The slow lane (`--dist loadfile --no-loadscope-reorder`) hands work out
 #: in this order, longest first, so that neither worker starts a ten-minute test when the other is
 #: almost done. A test not listed counts as 0 and keeps its collection order after these.
 SLOW_LANE_SECONDS = {
@@ -61,14 +61,44 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 def schedule_longest_first(items: list[pytest.Item]) -> None:
-    """Group each test with its file (or alone, in SPREAD_FILES) for xdist's loadgroup, and order
-    the work longest first; the sort is stable, so a file's tests stay together and in order."""
-    for item in items:
-        file = item.nodeid.split("::")[0]
-        group = item.nodeid.split("::", 1)[1] if file in SPREAD_FILES else file
-        item.add_marker(pytest.mark.xdist_group(group.removeprefix("tests/").removesuffix(".py")))
+    """Order the work longest first; the sort is stable, so a file's tests stay together and in order."""
     items.sort(key=lambda item: -SLOW_LANE_SECONDS.get(
         item.nodeid, SLOW_LANE_SECONDS.get(item.nodeid.split("::")[0], 0)))
+
+
+def work_unit(nodeid: str) -> str:
+    """What `--dist loadfile` hands to one worker: the test's file, or the test alone in SPREAD_FILES."""
+    file = nodeid.split("::", 1)[0]
+    return nodeid if file in SPREAD_FILES else file
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object | None:
+    """`--dist loadfile`, except that SPREAD_FILES are split test by test (see `work_unit`).
+
+    A scheduler rather than `xdist_group` marks: pytest-xdist 3.8 renames a grouped test's node id
+    through an attribute pytest 9 no longer reads, so with `--dist loadgroup` every test was its own
+    unit and a file's module fixtures (a whole cluster story) were built on both workers."""
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    class SpreadFileScheduling(LoadFileScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return work_unit(nodeid)
+
+    return SpreadFileScheduling(config, log)
+
+
+@pytest.fixture(name="slow_lane_order", scope="session")
+def _slow_lane_order() -> tuple[dict[str, int], frozenset[str]]:
+    """SLOW_LANE_SECONDS and SPREAD_FILES, for the test that keeps them naming real tests."""
+    return SLOW_LANE_SECONDS, SPREAD_FILES
+
+
+@pytest.fixture(name="work_unit", scope="session")
+def _work_unit() -> object:
+    """`work_unit` for the test of the slow lane's schedule (tests/ is not a package)."""
+    return work_unit
 
 
 def tiny_round_config(tmp_path: Path, model: Path, *, samples: int = 2, hinted: int = 4, eval_per_digits: int = 8,
@@ -92,12 +122,6 @@ def tiny_round_config(tmp_path: Path, model: Path, *, samples: int = 2, hinted: 
     }
     config.update(overrides)
     return config
-
-
-@pytest.fixture(name="slow_lane_order", scope="session")
-def _slow_lane_order() -> tuple[dict[str, int], frozenset[str]]:
-    """SLOW_LANE_SECONDS and SPREAD_FILES, for the test that keeps them naming real tests."""
-    return SLOW_LANE_SECONDS, SPREAD_FILES
 
 
 @pytest.fixture(name="tiny_round_config", scope="session")
