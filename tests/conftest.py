@@ -22,26 +22,29 @@ from pathlib import Path
 import pytest
 
 #: fixtures that start Ray or a real round: a test that uses one belongs to the slow lane
-SLOW_FIXTURES = frozenset({"ray_session", "start_real_run", "kill_partway", "real_round_config"})
+SLOW_FIXTURES = frozenset({"ray_session", "ray_module", "start_real_run", "kill_partway", "real_round_config"})
 
 
-#: Seconds the slowest tests took in CI (stop 32, 2 cores, 2026-12-07, loaded), per file, or per
-#: test for SPREAD_FILES. The slow lane (`--dist loadfile --no-loadscope-reorder`) hands work out
-#: in this order, longest first, so that neither worker starts a ten-minute test when the other is
-#: almost done. A test not listed counts as 0 and keeps its collection order after these.
+#: Seconds the slowest tests took (setup, call and teardown) in the slow lane on an idle 2-core Intel
+#: Xeon (2026-12-08, `pytest -m slow -n 2 --dist loadfile --durations=0`), per file, or per test for
+#: SPREAD_FILES. The slow lane hands work out in this order, longest first, so that neither worker
+#: starts a four-minute test when the other is almost done. A test not listed counts as 0 and keeps
+#: its collection order after these. Only the order matters: a table off by a few seconds costs little.
 SLOW_LANE_SECONDS = {
-    "tests/loop/test_learning.py": 568, "tests/cluster/test_soak.py": 453,
-    # 252 and 236 s, which for which not recorded: both counted as the larger
-    "tests/schedule/test_real_firing.py::test_tick_runs_a_real_round_and_records_the_firing": 252,
-    "tests/schedule/test_real_firing.py::test_a_killed_firing_is_completed_by_the_next_tick_without_duplicates": 252,
-    "tests/loop/test_worker_kill.py": 322, "tests/loop/test_trainer_kill.py": 289,
-    "tests/bench/test_bench_smoke.py::test_bench_smoke[round.py]": 217, "tests/loop/test_node_loss.py": 211,
-    "tests/training/test_train_group.py": 185, "tests/tracking/test_tracking_round.py": 185,
-    "tests/cluster/test_head_loss.py": 179, "tests/models/test_smollm2_round.py": 177,
-    "tests/bench/test_bench_smoke.py::test_bench_smoke[embedded_builds.py]": 171,
-    "tests/loop/test_frontier_rounds.py": 163, "tests/bench/test_bench_smoke.py::test_bench_smoke[generation.py]": 162,
-    "tests/bench/test_bench_smoke.py::test_bench_smoke[ablation.py]": 123,
-    "tests/bench/test_bench_smoke.py::test_bench_smoke[evaluation.py]": 113,
+    "tests/cluster/test_soak.py": 263, "tests/loop/test_learning.py": 138, "tests/cluster/test_head_loss.py": 128,
+    "tests/cluster/test_jobs_cluster.py": 126, "tests/loop/test_actor_kills.py": 79,
+    "tests/cluster/test_schedule_cluster.py": 112, "tests/loop/test_resume.py": 89,
+    "tests/loop/test_node_loss.py": 88, "tests/loop/test_round_integration.py": 56,
+    "tests/bench/test_bench_smoke.py::test_bench_smoke[round.py]": 78,
+    "tests/schedule/test_real_firing.py::test_a_killed_firing_is_completed_by_the_next_tick_without_duplicates": 75,
+    "tests/verifier/test_verifier_ranking.py": 72, "tests/models/test_smollm2_round.py": 69,
+    "tests/bench/test_bench_smoke.py::test_bench_smoke[generation.py]": 57, "tests/run/test_run_lifecycle.py": 55,
+    "tests/engines/test_weight_swap.py": 52, "tests/bench/test_bench_smoke.py::test_bench_smoke[ablation.py]": 52,
+    "tests/bench/test_bench_smoke.py::test_bench_smoke[embedded_builds.py]": 46,
+    "tests/training/test_train_group.py": 42, "tests/models/test_prepare.py": 40,
+    "tests/loop/test_work_rule_round.py": 38, "tests/bench/test_bench_smoke.py::test_bench_smoke[evaluation.py]": 37,
+    "tests/loop/test_storage_uri.py": 37, "tests/loop/test_frontier_rounds.py": 37,
+    "tests/schedule/test_real_firing.py::test_tick_runs_a_real_round_and_records_the_firing": 37,
 }
 #: Files whose tests share no module fixture (each is its own subprocess run): their tests are
 #: split between the workers one by one. Every other file goes to one worker whole, so a module
@@ -243,6 +246,18 @@ def ray_session(_local_ray_shutdown: None) -> Iterator[None]:
     Started on first use and again after a test shut it down (tests of a
     multi-node cluster must disconnect from it: a driver joins one cluster at a time).
     """
+    _connect_local_ray()
+    yield
+
+
+@pytest.fixture(scope="module")
+def ray_module(_local_ray_shutdown: None) -> Iterator[None]:
+    """`ray_session` for a module fixture (a real run that several tests of one file read)."""
+    _connect_local_ray()
+    yield
+
+
+def _connect_local_ray() -> None:
     import ray
 
     from star.run.ray_start import start_ray
@@ -250,7 +265,6 @@ def ray_session(_local_ray_shutdown: None) -> Iterator[None]:
     os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")
     if not ray.is_initialized():  # started as `star run` starts it, retried if the node misses Ray's 30 s
         start_ray("local", log=print, num_cpus=2, log_to_driver=False)
-    yield
 
 
 # --- a real S3-compatible server (moto's), for tests/storage and the S3 round in tests/loop --------
