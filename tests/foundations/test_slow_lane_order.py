@@ -26,6 +26,12 @@ def _exists(nodeid: str) -> bool:
     return defined and (not param or f'"{param.rstrip("]")}"' in source)
 
 
+def _slow_lane_flags() -> list[str]:
+    """The flags `make test` runs the slow lane with (after `-m slow`), read from the Makefile."""
+    [line] = [line for line in (REPO / "Makefile").read_text().splitlines() if "pytest -m slow" in line]
+    return line.split("-m slow", 1)[1].split()
+
+
 def test_every_scheduled_test_exists(slow_lane_order) -> None:
     weights, spread = slow_lane_order
     missing = [nodeid for nodeid in weights if not _exists(nodeid)]
@@ -49,8 +55,8 @@ def test_the_slow_lanes_flags_keep_each_files_tests_on_one_worker() -> None:
     """The property the slow lane's module fixtures rely on, checked end to end on two pure files
     (once, with `--dist loadgroup` under pytest 9, it silently did not hold)."""
     files = ["tests/foundations/test_config.py", "tests/foundations/test_actor_calls.py"]
-    run = subprocess.run([sys.executable, "-m", "pytest", "-n", "2", "--dist", "loadfile", "--no-loadscope-reorder",
-                          "-v", "-p", "no:cacheprovider", *files], cwd=REPO, capture_output=True, text=True, timeout=300)
+    run = subprocess.run([sys.executable, "-m", "pytest", *_slow_lane_flags(), "-v", "-p", "no:cacheprovider", *files],
+                         cwd=REPO, capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     workers: dict[str, set[str]] = {}
     for worker, nodeid in re.findall(r"^\[(gw\d+)\] .*?PASSED (\S+)", run.stdout, re.MULTILINE):
